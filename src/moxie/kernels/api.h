@@ -1,0 +1,73 @@
+#pragma once
+// The kernel table: the only kernel header model code includes.
+//
+// Every kernel has a scalar reference (kernels/ref/), an AVX2 version (kernels/avx2/) and
+// an AVX-512 version (kernels/avx512/) with the same signature. dispatch.cc fills one table
+// per instruction set once; active() returns the best one this CPU runs.
+#include <cstdint>
+
+#include "moxie/core/dtype.h"
+
+namespace moxie::kernels {
+
+enum class Isa { scalar = 0, avx2 = 1, avx512 = 2 };
+inline constexpr int kIsaCount = 3;
+const char* isa_name(Isa isa);
+
+// C[t * c_stride + r] = dot(W row r, X row t) for r < n_rows, t < n_tok.
+// W rows hold k elements of the weight type, row r at (char*)w + r * w_stride.
+// X rows hold k elements of the weight type's activation type, row t at (char*)x + t * x_stride.
+// k is a multiple of the weight type's block size.
+using GemmFn = void (*)(int64_t k, const void* w, int64_t w_stride, int64_t n_rows, const void* x,
+                        int64_t x_stride, int64_t n_tok, float* c, int64_t c_stride);
+// Converts one row of k floats into the activation type (k a multiple of its block size).
+using ToActFn = void (*)(const float* x, void* y, int64_t k);
+
+// How one weight type multiplies: activations are first converted to act_type (an 8-bit
+// form for quantized weights, as the fastest CPU engines do), then gemm runs.
+struct WeightOps {
+  DType act_type = DType::F32;  // F32, BF16, Q8_0, Q8_1 or Q8_K
+  ToActFn to_act = nullptr;
+  GemmFn gemm = nullptr;  // nullptr: no kernel for this weight type
+};
+
+enum class RopeMode {
+  normal,  // GPT-J / llama: rotates pairs (2i, 2i+1)
+  neox,    // GPT-NeoX / Qwen: rotates pairs (i, i + n_rot/2)
+};
+
+struct KernelTable {
+  Isa isa = Isa::scalar;
+  WeightOps weights[kDTypeSlots];  // indexed by DType id
+
+  // y = x / sqrt(mean(x^2) + eps) * w; w may be nullptr (no weight). y may alias x.
+  void (*rmsnorm)(const float* x, const float* w, float* y, int64_t n, float eps) = nullptr;
+  // In place, numerically stable (max subtracted first).
+  void (*softmax)(float* x, int64_t n) = nullptr;
+  // y = x * sigmoid(x); y may alias x.
+  void (*silu)(const float* x, float* y, int64_t n) = nullptr;
+  // y = silu(gate) * up; y may alias gate or up.
+  void (*swiglu)(const float* gate, const float* up, float* y, int64_t n) = nullptr;
+  void (*add)(const float* a, const float* b, float* y, int64_t n) = nullptr;
+  void (*mul)(const float* a, const float* b, float* y, int64_t n) = nullptr;
+  // y += a * x (weighted scatter-add of expert outputs).
+  void (*axpy)(float a, const float* x, float* y, int64_t n) = nullptr;
+  float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
+  // Rotates the first n_rot dims of n_heads heads (head h at x + h * head_stride floats) in
+  // place. cos_sin holds n_rot/2 interleaved (cos, sin) pairs for this token's position,
+  // already scaled (see rope_cache.h).
+  void (*rope)(float* x, int64_t n_heads, int64_t head_stride, int64_t n_rot, const float* cos_sin,
+               RopeMode mode) = nullptr;
+  // Index of the largest element (the first one on ties).
+  int64_t (*argmax)(const float* x, int64_t n) = nullptr;
+  // Indices of the k largest elements, largest first, lower index first on ties. k <= n.
+  void (*topk)(const float* x, int64_t n, int64_t k, int32_t* idx) = nullptr;
+};
+
+// The table for the best instruction set this CPU supports. The environment variable
+// MOXIE_ISA=scalar|avx2|avx512 caps it (for tests and benchmarks).
+const KernelTable& active();
+// The table for one instruction set, or nullptr when this CPU cannot run it.
+const KernelTable* table_for(Isa isa);
+
+}  // namespace moxie::kernels

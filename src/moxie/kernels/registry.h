@@ -1,0 +1,31 @@
+#pragma once
+// Internal to kernels/: each kernel family fills its slots of a table, once per instruction
+// set. A SIMD table starts as a copy of the one below it (avx512 <- avx2 <- scalar), so a
+// family registers only what it implements. register_*_avx2/avx512 are only called when the
+// CPU supports that set: their files are compiled with its -m flags.
+//
+// Rules for files in avx2/ and avx512/: include only <immintrin.h>, C headers, core/quant_blocks.h
+// and this header; keep every helper in an anonymous namespace; call no inline function from a
+// shared header and no std template (the linker may keep the AVX-512 copy of such a function
+// for every caller, which then faults on AVX2-only CPUs).
+#include "moxie/kernels/api.h"
+
+namespace moxie::kernels {
+
+void register_elementwise_ref(KernelTable& t);
+void register_elementwise_avx2(KernelTable& t);
+void register_elementwise_avx512(KernelTable& t);
+
+void register_float_gemm_ref(KernelTable& t);  // F32, F16, BF16 weights
+void register_float_gemm_avx2(KernelTable& t);
+void register_float_gemm_avx512(KernelTable& t);
+
+void register_block32_ref(KernelTable& t);  // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, MXFP4 weights
+void register_block32_avx2(KernelTable& t);
+void register_block32_avx512(KernelTable& t);
+
+void register_kquant_ref(KernelTable& t);  // Q4_K, Q5_K, Q6_K, Q8_K weights
+void register_kquant_avx2(KernelTable& t);
+void register_kquant_avx512(KernelTable& t);
+
+}  // namespace moxie::kernels

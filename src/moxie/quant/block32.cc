@@ -1,0 +1,8 @@
+#include "moxie/quant/families.h"
+
+namespace moxie::quant {
+
+// Placeholder until the family's formats land.
+void register_block32_quants(QuantFns* table) { (void)table; }
+
+}  // namespace moxie::quant
