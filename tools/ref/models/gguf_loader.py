@@ -1,7 +1,7 @@
 """From a GGUF file to (metadata, weights) for the reference forwards.
 
-The file is parsed by tools/ref/gguf.py (a pure-Python reader written separately); this module
-only needs `read_tensors(path) -> (metadata {key: value}, {name: (type_id, ne tuple, raw bytes)})`.
+The file is parsed by tools/ref/gguf.py (the independent pure-Python reader); everything past
+read_tensors() works on (metadata {key: value}, {name: (type_id, ne tuple, raw bytes)}).
 Weights are dequantized with tools/ref/dequant.py on first use and reshaped to the reversed ne,
 i.e. PyTorch layout: ne {in, out} -> [out, in]; stacked experts {n_embd, n_ff, n_expert} ->
 [n_expert, n_ff, n_embd].
@@ -20,13 +20,10 @@ import dequant  # noqa: E402
 
 
 def read_tensors(path):
-    """(metadata, {name: (type_id, ne, raw)}) via tools/ref/gguf.py."""
+    """(metadata, {name: (type_id, ne, raw)}) via tools/ref/gguf.py's read()."""
     import gguf  # tools/ref/gguf.py; imported late so the rest works without it
-    for name in ("read_tensors", "read_gguf", "load"):
-        fn = getattr(gguf, name, None)
-        if fn is not None:
-            return fn(path)
-    raise ImportError("tools/ref/gguf.py has no read_tensors/read_gguf/load function")
+    metadata, tensors = gguf.read(path)
+    return metadata, {name: (t.type, tuple(t.ne), t.data) for name, t in tensors.items()}
 
 
 class LazyWeights(Mapping):

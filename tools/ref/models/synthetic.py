@@ -6,6 +6,8 @@ not the goldens' models: those come from `moxie synth` and are read back through
 """
 import numpy as np
 
+from . import gguf_loader  # noqa: F401  (puts tools/ref on sys.path for gguf.py)
+
 F32, F16 = 0, 1
 
 VARIANTS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "llama", "mixtral", "deepseek2", "deepseek2-lite")
@@ -159,3 +161,22 @@ def random_model(variant, seed=0, type_id=F32):
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}")
     return _gqa_model(variant, rng, type_id)
+
+
+def write_gguf(path, metadata, tensors):
+    """Write (metadata, tensors) with tools/ref/gguf.py: ints as u32, floats as f32, bools, strings."""
+    import gguf  # tools/ref/gguf.py (gguf_loader put tools/ref on sys.path)
+
+    def vtype(value):
+        if isinstance(value, bool):
+            return gguf.BOOL
+        if isinstance(value, int):
+            return gguf.U32
+        if isinstance(value, float):
+            return gguf.F32
+        if isinstance(value, str):
+            return gguf.STRING
+        raise TypeError(f"no GGUF value type for {value!r}")
+
+    gguf.write(path, {k: (vtype(v), v) for k, v in metadata.items()},
+               {name: (t, ne, raw) for name, (t, ne, raw) in tensors.items()})
