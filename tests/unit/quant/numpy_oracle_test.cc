@@ -90,7 +90,8 @@ std::vector<uint8_t> random_blocks(DType t, std::mt19937& rng, int64_t n_element
       const float d = std::ldexp(float(rng() % 1000 + 1), -int(rng() % 20) - 5);
       std::memcpy(block, &d, 4);
     }
-    if (t == DType::MXFP4 && block[0] == 0xff) block[0] = 0xfe;  // E8M0 0xff is NaN
+    // E8M0 0xff is NaN; above 252, 12 * 2^(e-128) overflows fp32. Keep the exponent in range.
+    if (t == DType::MXFP4) block[0] = uint8_t(block[0] % 253);
   }
   return bytes;
 }
@@ -159,7 +160,7 @@ void check_type(DType t, const TempDir& dir) {
 
   int64_t mismatches = 0, max_ulp = 0, first_bad = -1;
   for (int64_t i = 0; i < n; ++i) {
-    ASSERT_TRUE(std::isfinite(ref[size_t(i)])) << dtype_name(t) << " numpy gave a non-finite value at " << i;
+    ASSERT_FALSE(std::isnan(ref[size_t(i)])) << dtype_name(t) << " numpy gave NaN at element " << i;
     const int64_t d = ulp_distance(ours[size_t(i)], ref[size_t(i)]);
     if (d != 0 && first_bad < 0) first_bad = i;
     mismatches += d != 0;
