@@ -2,6 +2,8 @@
 Run: cd tools/ref && /usr/bin/python3 -m unittest test_models
 """
 import os
+import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -169,6 +171,18 @@ class GgufFile(unittest.TestCase):
             self.assertEqual(from_file.weights["blk.0.ffn_gate_exps.weight"].shape, (6, 12, 32))
             np.testing.assert_allclose(from_file.forward(TOKENS), load_from_tensors(md, tensors).forward(TOKENS),
                                        rtol=1e-5, atol=1e-5)
+
+    def test_command_line(self):
+        md, tensors = random_model("deepseek2", seed=11)
+        with tempfile.TemporaryDirectory() as tmp:
+            path, out = os.path.join(tmp, "tiny.gguf"), os.path.join(tmp, "logits.npy")
+            write_gguf(path, md, tensors)
+            here = os.path.dirname(os.path.abspath(__file__))
+            run = subprocess.run([sys.executable, "-m", "models", path, "--tokens", "3,17,5", "--out", out],
+                                 cwd=here, check=True, capture_output=True, text=True)
+            expect = load_from_gguf(path).forward([3, 17, 5])
+            np.testing.assert_array_equal(np.load(out), expect)
+            self.assertIn("argmax: " + ",".join(str(i) for i in expect.argmax(-1)), run.stdout)
 
     def test_unknown_architecture_is_refused(self):
         md, tensors = random_model("llama")
