@@ -13,6 +13,7 @@ std::function<int()>& selected_action() {
 const std::vector<RegisterFn>& all_commands() {
   static const std::vector<RegisterFn> commands = {
       register_inspect,
+      register_synth,
   };
   return commands;
 }
