@@ -5,8 +5,10 @@
 //   bandwidth/read/threads:T              streaming sum of a 1 GiB buffer -> counter GB (per second)
 //   matmul/<type>/<shape>/tok:N/threads:T  y[N][rows] = x[N][k] W^T  -> GB of weights and GFLOP per second
 //
-// Each benchmark rotates over enough copies of its weight matrix to fill kRotationBytes (8x the
-// host's 32 MiB L3), so every iteration reads weights from DRAM: matvec GB/s is DRAM bandwidth.
+// Each benchmark rotates over enough copies of its weight matrix to fill 256 MiB (8x the host's
+// 32 MiB L3), so every iteration reads weights from DRAM: matvec GB/s is DRAM bandwidth.
+// MOXIE_BENCH_ROTATION_MIB=0 keeps one copy (cache-resident when it fits), which is how ggml's
+// test-backend-ops perf measures, for side-by-side runs.
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
@@ -44,7 +46,7 @@ constexpr Shape kShapes[] = {
 };
 constexpr int64_t kBatches[] = {1, 8, 64, 512};
 constexpr int kThreadCounts[] = {1, 2};
-constexpr size_t kRotationBytes = size_t(256) << 20;
+constexpr size_t kDefaultRotationMib = 256;
 constexpr size_t kBandwidthBytes = size_t(1) << 30;
 constexpr size_t kAlign = 4096;
 
@@ -123,7 +125,12 @@ void bench_bandwidth(benchmark::State& state, int n_threads) {
 
 // ---- matmul ----
 
-// Copies of one quantized matrix filling kRotationBytes. Only the latest set is kept alive.
+size_t rotation_bytes() {
+  const char* env = std::getenv("MOXIE_BENCH_ROTATION_MIB");
+  return (env ? size_t(std::strtoull(env, nullptr, 10)) : kDefaultRotationMib) << 20;
+}
+
+// Copies of one quantized matrix filling rotation_bytes(). Only the latest set is kept alive.
 struct WeightSet {
   DType type = DType::F32;
   const Shape* shape = nullptr;
@@ -140,7 +147,7 @@ WeightSet& weights_for(DType type, const Shape& shape) {
   set.shape = &shape;
   set.matrix_bytes = moxie::row_bytes(type, shape.k) * shape.n_rows;
   const size_t stride = (size_t(set.matrix_bytes) + kAlign - 1) / kAlign * kAlign;
-  const size_t n_copies = std::max<size_t>(2, (kRotationBytes + stride - 1) / stride);
+  const size_t n_copies = std::max<size_t>(1, (rotation_bytes() + stride - 1) / stride);
   set.bytes = allocate(stride * n_copies);
   std::mt19937 rng(11);
   std::normal_distribution<float> dist(0.0f, 0.02f);  // roughly a trained layer's spread
