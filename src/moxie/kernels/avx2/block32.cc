@@ -21,6 +21,8 @@ namespace {
 constexpr int kRows = 4;
 constexpr int kToks = 2;
 constexpr int64_t kTokChunk = 64;  // tokens whose activations stay in L2 while weights stream
+// Software prefetch this far ahead in each weight row (several rows stream at once).
+constexpr int kPrefetchBytes = 512;
 
 // 16 bytes of nibble pairs -> 32 codes 0..15 in element order (low nibbles first).
 __m256i nibbles(const uint8_t* qs) {
@@ -154,6 +156,7 @@ void gemm_tile(int64_t nb, const char* w, int64_t w_stride, const char* x, int64
     }
     for (int r = 0; r < R; ++r) {
       const Block* wb = reinterpret_cast<const Block*>(w + r * w_stride) + b;
+      _mm_prefetch(reinterpret_cast<const char*>(wb) + kPrefetchBytes, _MM_HINT_T0);
       const __m256i u = W::codes(wb);
       const __m256 dw = _mm256_set1_ps(W::scale(wb));
       const __m256 mw = _mm256_set1_ps(W::min(wb));
