@@ -28,7 +28,7 @@ struct Tolerances {
   double axpy_rel = 1.2e-7;    // FMA vs double rounding of the exact value: within 1 ulp
   double dot_rel_to_abs = 5e-6;  // |got - want| / sum |a_i b_i|: float accumulation
   double rope_rel_to_max = 1e-6; // |got - want| / max |x|: two float FMAs per output
-  double exp_rel = 5e-7;         // stated accuracy of the SIMD exp (normal results)
+  double exp_rel = 3e-7;  // SIMD exp incl. one division (measured 1.9e-7 over 1.7M points)
 };
 inline constexpr Tolerances kTol;
 

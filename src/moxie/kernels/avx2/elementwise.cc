@@ -1,6 +1,7 @@
 // AVX2 + FMA element-wise kernels (8 floats per register). Same contracts as the scalar
-// reference in ref/elementwise.cc; tails go through masked loads/stores so every element
-// takes the same arithmetic path. RoPE lives in avx2/rope.cc.
+// reference in ref/elementwise.cc. Full vectors use plain loads/stores; only the last partial
+// vector goes through vmaskmov (whose store form is slow on AMD Zen), so every element takes
+// the same arithmetic path. RoPE lives in avx2/rope.cc.
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -83,7 +84,7 @@ __m256 silu8(__m256 x) {
 void rmsnorm_avx2(const float* x, const float* w, float* y, int64_t n, float eps) {
   __m256d acc[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()};
   for (int64_t i = 0; i < n; i += kLanes) {
-    const __m256 v = _mm256_maskload_ps(x + i, tail_mask(n - i));
+    const __m256 v = i + kLanes <= n ? _mm256_loadu_ps(x + i) : _mm256_maskload_ps(x + i, tail_mask(n - i));
     const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
     const __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
     acc[0] = _mm256_fmadd_pd(lo, lo, acc[0]);
@@ -95,7 +96,13 @@ void rmsnorm_avx2(const float* x, const float* w, float* y, int64_t n, float eps
   const double mean = _mm_cvtsd_f64(s) / double(n) + double(eps);
   const double root = _mm_cvtsd_f64(_mm_sqrt_sd(_mm_setzero_pd(), _mm_set_sd(mean)));
   const __m256 scale = _mm256_set1_ps(float(1.0 / root));
-  for (int64_t i = 0; i < n; i += kLanes) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), scale);
+    if (w) v = _mm256_mul_ps(v, _mm256_loadu_ps(w + i));
+    _mm256_storeu_ps(y + i, v);
+  }
+  if (i < n) {
     const __m256i m = tail_mask(n - i);
     __m256 v = _mm256_mul_ps(_mm256_maskload_ps(x + i, m), scale);
     if (w) v = _mm256_mul_ps(v, _mm256_maskload_ps(w + i, m));
@@ -103,22 +110,38 @@ void rmsnorm_avx2(const float* x, const float* w, float* y, int64_t n, float eps
   }
 }
 
-void softmax_avx2(float* x, int64_t n) {
+// The largest non-NaN element, -inf when there is none. max_ps returns its second operand
+// when one is NaN, so a NaN in x leaves the running max unchanged (as std::max in the ref).
+float max_ignoring_nan(const float* x, int64_t n) {
   const __m256 neg_inf = _mm256_set1_ps(-__builtin_inff());
-  __m256 vmax = neg_inf;
-  for (int64_t i = 0; i < n; i += kLanes) {
+  __m256 vmax[4] = {neg_inf, neg_inf, neg_inf, neg_inf};
+  int64_t i = 0;
+  for (; i + 4 * kLanes <= n; i += 4 * kLanes) {
+    for (int j = 0; j < 4; ++j) vmax[j] = _mm256_max_ps(_mm256_loadu_ps(x + i + j * kLanes), vmax[j]);
+  }
+  for (; i < n; i += kLanes) {
     const __m256i m = tail_mask(n - i);
     const __m256 v = _mm256_blendv_ps(neg_inf, _mm256_maskload_ps(x + i, m), _mm256_castsi256_ps(m));
-    vmax = _mm256_max_ps(v, vmax);  // a NaN v leaves vmax unchanged, as std::max does in the ref
+    vmax[0] = _mm256_max_ps(v, vmax[0]);
   }
-  const float max = hmax(vmax);
+  return hmax(_mm256_max_ps(_mm256_max_ps(vmax[0], vmax[1]), _mm256_max_ps(vmax[2], vmax[3])));
+}
+
+void softmax_avx2(float* x, int64_t n) {
+  const float max = max_ignoring_nan(x, n);
   if (max == -__builtin_inff()) {  // fully masked row: zeros, like the reference
     for (int64_t i = 0; i < n; ++i) x[i] = 0.0f;
     return;
   }
   const __m256 vm = _mm256_set1_ps(max);
   __m256 vsum = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n; i += kLanes) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+    vsum = _mm256_add_ps(vsum, e);
+    _mm256_storeu_ps(x + i, e);
+  }
+  if (i < n) {
     const __m256i m = tail_mask(n - i);
     // Masked-off lanes load 0 and give e^(0 - max); they are zeroed before the sum.
     const __m256 e = exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, m), vm));
@@ -126,21 +149,29 @@ void softmax_avx2(float* x, int64_t n) {
     _mm256_maskstore_ps(x + i, m, e);
   }
   const __m256 inv = _mm256_set1_ps(1.0f / hsum(vsum));
-  for (int64_t i = 0; i < n; i += kLanes) {
+  for (i = 0; i + kLanes <= n; i += kLanes) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+  if (i < n) {
     const __m256i m = tail_mask(n - i);
     _mm256_maskstore_ps(x + i, m, _mm256_mul_ps(_mm256_maskload_ps(x + i, m), inv));
   }
 }
 
 void silu_avx2(const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i += kLanes) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) _mm256_storeu_ps(y + i, silu8(_mm256_loadu_ps(x + i)));
+  if (i < n) {
     const __m256i m = tail_mask(n - i);
     _mm256_maskstore_ps(y + i, m, silu8(_mm256_maskload_ps(x + i, m)));
   }
 }
 
 void swiglu_avx2(const float* gate, const float* up, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i += kLanes) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const __m256 g = _mm256_loadu_ps(gate + i), u = _mm256_loadu_ps(up + i);
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(silu8(g), u));
+  }
+  if (i < n) {
     const __m256i m = tail_mask(n - i);
     const __m256 g = _mm256_maskload_ps(gate + i, m), u = _mm256_maskload_ps(up + i, m);
     _mm256_maskstore_ps(y + i, m, _mm256_mul_ps(silu8(g), u));
@@ -148,14 +179,22 @@ void swiglu_avx2(const float* gate, const float* up, float* y, int64_t n) {
 }
 
 void add_avx2(const float* a, const float* b, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i += kLanes) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  }
+  if (i < n) {
     const __m256i m = tail_mask(n - i);
     _mm256_maskstore_ps(y + i, m, _mm256_add_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m)));
   }
 }
 
 void mul_avx2(const float* a, const float* b, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i += kLanes) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  }
+  if (i < n) {
     const __m256i m = tail_mask(n - i);
     _mm256_maskstore_ps(y + i, m, _mm256_mul_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m)));
   }
@@ -163,7 +202,11 @@ void mul_avx2(const float* a, const float* b, float* y, int64_t n) {
 
 void axpy_avx2(float a, const float* x, float* y, int64_t n) {
   const __m256 va = _mm256_set1_ps(a);
-  for (int64_t i = 0; i < n; i += kLanes) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  }
+  if (i < n) {
     const __m256i m = tail_mask(n - i);
     const __m256 r = _mm256_fmadd_ps(va, _mm256_maskload_ps(x + i, m), _mm256_maskload_ps(y + i, m));
     _mm256_maskstore_ps(y + i, m, r);
@@ -190,15 +233,13 @@ float dot_f32_avx2(const float* a, const float* b, int64_t n) {
 
 // Two passes: the largest non-NaN value, then the first index holding it (all NaN: 0).
 int64_t argmax_avx2(const float* x, int64_t n) {
-  const __m256 neg_inf = _mm256_set1_ps(-__builtin_inff());
-  __m256 vmax = neg_inf;
-  for (int64_t i = 0; i < n; i += kLanes) {
-    const __m256i m = tail_mask(n - i);
-    const __m256 v = _mm256_blendv_ps(neg_inf, _mm256_maskload_ps(x + i, m), _mm256_castsi256_ps(m));
-    vmax = _mm256_max_ps(v, vmax);  // NaN lanes of v are skipped
+  const __m256 target = _mm256_set1_ps(max_ignoring_nan(x, n));
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const int hits = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), target, _CMP_EQ_OQ));
+    if (hits) return i + __builtin_ctz(unsigned(hits));
   }
-  const __m256 target = _mm256_set1_ps(hmax(vmax));
-  for (int64_t i = 0; i < n; i += kLanes) {
+  if (i < n) {
     const __m256i m = tail_mask(n - i);
     const __m256 eq = _mm256_cmp_ps(_mm256_maskload_ps(x + i, m), target, _CMP_EQ_OQ);
     const int hits = _mm256_movemask_ps(_mm256_and_ps(eq, _mm256_castsi256_ps(m)));

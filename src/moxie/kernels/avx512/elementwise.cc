@@ -78,15 +78,19 @@ void rmsnorm_avx512(const float* x, const float* w, float* y, int64_t n, float e
   }
 }
 
-// The largest non-NaN element, -inf when there is none.
+// The largest non-NaN element, -inf when there is none. max_ps returns its second operand
+// when one is NaN, so a NaN in x leaves the running max unchanged (as std::max in the ref).
 float max_ignoring_nan(const float* x, int64_t n) {
   const __m512 neg_inf = _mm512_set1_ps(-__builtin_inff());
-  __m512 vmax = neg_inf;
-  for (int64_t i = 0; i < n; i += kLanes) {
-    const __m512 v = _mm512_mask_loadu_ps(neg_inf, tail_mask(n - i), x + i);
-    vmax = _mm512_max_ps(v, vmax);  // a NaN lane of v leaves vmax unchanged
+  __m512 vmax[4] = {neg_inf, neg_inf, neg_inf, neg_inf};
+  int64_t i = 0;
+  for (; i + 4 * kLanes <= n; i += 4 * kLanes) {
+    for (int j = 0; j < 4; ++j) vmax[j] = _mm512_max_ps(_mm512_loadu_ps(x + i + j * kLanes), vmax[j]);
   }
-  return _mm512_reduce_max_ps(vmax);
+  for (; i < n; i += kLanes) {
+    vmax[0] = _mm512_max_ps(_mm512_mask_loadu_ps(neg_inf, tail_mask(n - i), x + i), vmax[0]);
+  }
+  return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(vmax[0], vmax[1]), _mm512_max_ps(vmax[2], vmax[3])));
 }
 
 void softmax_avx512(float* x, int64_t n) {
