@@ -25,6 +25,9 @@
 //     (llama.cpp's deepseek2 graph does the same).
 //   - DeepSeek's softmax scale correction, 1/sqrt(qk_head_dim) * yarn_mscale(factor,
 //     mscale_all_dim)^2, belongs to the attention layer and is NOT applied here.
+//
+// Not covered (no target model uses them): per-dim frequency factors (llama3 / LongRoPE
+// rope_freqs tensors) and HF's YaRN `truncate = false` (unrounded correction dims).
 #include <cstddef>
 #include <cstdint>
 #include <vector>

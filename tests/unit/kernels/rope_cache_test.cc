@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -120,6 +122,26 @@ TEST(RopeCache, YarnMatchesNumpyGolden) {
       }
     }
   }
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The committed golden must be what tools/ref/rope_ref.py makes today (needs numpy).
+TEST(RopeCache, GoldenFileIsUpToDate) {
+  const std::string python = "/usr/bin/python3";
+  if (!std::filesystem::exists(python) || std::system((python + " -c 'import numpy' 2>/dev/null").c_str()) != 0) {
+    GTEST_SKIP() << python << " with numpy is missing; the numpy oracle cannot run";
+  }
+  const std::string out = std::string(MOXIE_BINARY_DIR) + "/rope_yarn_regenerated.txt";
+  const std::string cmd = python + " " + MOXIE_SOURCE_DIR + "/tools/ref/rope_ref.py " + out;
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  EXPECT_EQ(read_all(out), read_all(std::string(MOXIE_SOURCE_DIR) + "/tests/golden/rope_yarn.txt"))
+      << "regenerate with: " << cmd;
 }
 
 void expect_error_naming(const RopeParams& p, const std::string& field) {
