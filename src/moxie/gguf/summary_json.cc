@@ -92,7 +92,8 @@ std::string format_inspect_json(const GgufFile& f, size_t max_array_items) {
               {"metadata", std::move(metadata)},
               {"tensors", std::move(tensors)},
               {"summary", std::move(arch)}};
-  return out.dump(2);
+  // GGUF strings should be UTF-8 but nothing guarantees it: invalid bytes become U+FFFD.
+  return out.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace moxie
