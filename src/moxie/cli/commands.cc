@@ -13,6 +13,8 @@ std::function<int()>& selected_action() {
 const std::vector<RegisterFn>& all_commands() {
   static const std::vector<RegisterFn> commands = {
       register_inspect,
+      register_tokenize,
+      register_template,
       register_synth,
   };
   return commands;

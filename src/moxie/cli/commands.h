@@ -18,6 +18,8 @@ void set_action(std::function<int()> action);
 int run_selected(CLI::App& app);
 
 void register_inspect(CLI::App& app);
+void register_tokenize(CLI::App& app);
+void register_template(CLI::App& app);
 void register_synth(CLI::App& app);
 
 }  // namespace moxie::cli
