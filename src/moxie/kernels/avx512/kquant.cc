@@ -8,9 +8,10 @@
 //   Q4_K, Q5_K: -dmin * m_j for the 8 sub-blocks, times each token's dx * sum(x in j),
 //   Q6_K, Q8_K: the quants are stored with an offset (q + 32, q + 128); the offset times
 //               the scale is an int16 coefficient of the activation's bsums, added in int32.
-// Blocking: kRowTile weight rows are unpacked for up to kChunkBlocks super-blocks, then every
-// tile of up to kTokTile tokens streams past them, reusing each unpacked block kTokTile times
-// from L1. Every output's sequence of operations is independent of the tile it sits in.
+// Blocking: kRowTile weight rows are unpacked for up to kChunkBlocks super-blocks (into L1),
+// then for each tile of up to kTokTile tokens every unpacked row is dotted with the whole
+// tile, its vectors held in registers. Every output's sequence of operations is independent
+// of the tile it sits in, so results do not depend on how callers split rows or tokens.
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -26,7 +27,7 @@ namespace moxie::kernels {
 namespace {
 
 constexpr int kRowTile = 4;
-constexpr int kTokTile = 4;
+constexpr int kTokTile = 8;
 constexpr int kChunkBlocks = 16;  // super-blocks unpacked at once: 4 rows x 16 x 640 B = 40 KiB
 
 struct alignas(64) Unpacked {
@@ -159,49 +160,38 @@ struct Q8K {
   static __m512i dot64(__m512i acc, __m512i q, __m512i x, __m512i) { return _mm512_dpbusd_epi32(acc, q, x); }
 };
 
-// Adds the dot products of kRowTile unpacked rows (blocks [0, n_blocks) of buf, row-major in
-// [block][row]) with n_tok = T activation rows (x points at block 0 of token 0) into
-// c[t * c_stride + r] for r < n_rows; first says to store instead of add.
+// Adds the dot products of one unpacked row (blocks [0, n_blocks) of buf, one every kRowTile
+// entries) with T activation rows (x at block 0 of token 0) into c[t * c_stride]; first says
+// to store instead of add. One row at a time keeps its 8 unpacked vectors and T accumulators
+// in registers while each token's 4 activation vectors are loaded once.
 template <class Kind, int T>
 void tile(const Unpacked* buf, int n_blocks, const char* x, int64_t x_stride, float* c,
-          int64_t c_stride, int n_rows, bool first) {
-  __m512 acc[kRowTile][T];
-  for (int r = 0; r < kRowTile; ++r) {
-    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
-  }
+          int64_t c_stride, bool first) {
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int b = 0; b < n_blocks; ++b) {
-    const BlockQ8_K* xb[T];
-    __m512 dx[T], xsum[T];
+    const Unpacked& u = buf[b * kRowTile];
+    const __m512 d = _mm512_set1_ps(u.d);
     for (int t = 0; t < T; ++t) {
-      xb[t] = reinterpret_cast<const BlockQ8_K*>(x + t * x_stride) + b;
-      dx[t] = _mm512_set1_ps(xb[t]->d);
-      if constexpr (Kind::kHasMin) {  // dx * (sum of x over each 32-element sub-block), 8 lanes
-        const __m256i sums = _mm256_madd_epi16(load256(xb[t]->bsums), _mm256_set1_epi16(1));
-        xsum[t] = _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_cvtepi32_ps(sums), _mm512_castps512_ps256(dx[t])));
+      const BlockQ8_K* xb = reinterpret_cast<const BlockQ8_K*>(x + t * x_stride) + b;
+      const __m512 dx = _mm512_set1_ps(xb->d);
+      __m512i iacc = _mm512_setzero_si512();
+      for (int v = 0; v < 4; ++v) iacc = Kind::dot64(iacc, u.q[v], load512(xb->qs + 64 * v), u.sc[v]);
+      if constexpr (Kind::kHasMin) {
+        // -dmin * m_j * dx * (sum of x over sub-block j), 8 lanes.
+        const __m256i sums = _mm256_madd_epi16(load256(xb->bsums), _mm256_set1_epi16(1));
+        const __m256 xsum = _mm256_mul_ps(_mm256_cvtepi32_ps(sums), _mm512_castps512_ps256(dx));
+        acc[t] = _mm512_add_ps(acc[t], _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_castsi256_ps(u.aux), xsum)));
+      } else {
+        iacc = _mm512_dpwssd_epi32(iacc, _mm512_zextsi256_si512(load256(xb->bsums)), _mm512_zextsi256_si512(u.aux));
       }
-    }
-    for (int r = 0; r < kRowTile; ++r) {
-      const Unpacked& u = buf[b * kRowTile + r];
-      const __m512 d = _mm512_set1_ps(u.d);
-      for (int t = 0; t < T; ++t) {
-        __m512i iacc = _mm512_setzero_si512();
-        for (int v = 0; v < 4; ++v) iacc = Kind::dot64(iacc, u.q[v], load512(xb[t]->qs + 64 * v), u.sc[v]);
-        if constexpr (!Kind::kHasMin) {
-          iacc = _mm512_dpwssd_epi32(iacc, _mm512_zextsi256_si512(load256(xb[t]->bsums)), _mm512_zextsi256_si512(u.aux));
-        }
-        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc), _mm512_mul_ps(d, dx[t]), acc[r][t]);
-        if constexpr (Kind::kHasMin) {
-          acc[r][t] = _mm512_fmadd_ps(_mm512_zextps256_ps512(_mm256_castsi256_ps(u.aux)), xsum[t], acc[r][t]);
-        }
-      }
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc), _mm512_mul_ps(d, dx), acc[t]);
     }
   }
   for (int t = 0; t < T; ++t) {
-    for (int r = 0; r < n_rows; ++r) {
-      const float sum = _mm512_reduce_add_ps(acc[r][t]);
-      float* out = c + t * c_stride + r;
-      *out = first ? sum : *out + sum;
-    }
+    const float sum = _mm512_reduce_add_ps(acc[t]);
+    float* out = c + t * c_stride;
+    *out = first ? sum : *out + sum;
   }
 }
 
@@ -215,21 +205,27 @@ void gemm(int64_t k, const void* w, int64_t w_stride, int64_t n_rows, const void
     const int rows = int(n_rows - r0 < kRowTile ? n_rows - r0 : kRowTile);
     for (int64_t b0 = 0; b0 < n_blocks; b0 += kChunkBlocks) {
       const int nb = int(n_blocks - b0 < kChunkBlocks ? n_blocks - b0 : kChunkBlocks);
-      for (int r = 0; r < kRowTile; ++r) {  // a short tile repeats its last row
-        const int64_t row = r0 + (r < rows ? r : rows - 1);
-        const Block* wr = reinterpret_cast<const Block*>(static_cast<const char*>(w) + row * w_stride) + b0;
+      for (int r = 0; r < rows; ++r) {
+        const Block* wr = reinterpret_cast<const Block*>(static_cast<const char*>(w) + (r0 + r) * w_stride) + b0;
         for (int b = 0; b < nb; ++b) Kind::unpack(wr[b], &buf[b * kRowTile + r]);
       }
       const char* xc = static_cast<const char*>(x) + b0 * int64_t(sizeof(BlockQ8_K));
-      for (int64_t t0 = 0; t0 < n_tok; t0 += kTokTile) {
-        const char* xt = xc + t0 * x_stride;
-        float* ct = c + t0 * c_stride + r0;
-        switch (n_tok - t0 < kTokTile ? n_tok - t0 : kTokTile) {
-          case 1: tile<Kind, 1>(buf, nb, xt, x_stride, ct, c_stride, rows, b0 == 0); break;
-          case 2: tile<Kind, 2>(buf, nb, xt, x_stride, ct, c_stride, rows, b0 == 0); break;
-          case 3: tile<Kind, 3>(buf, nb, xt, x_stride, ct, c_stride, rows, b0 == 0); break;
-          default: tile<Kind, 4>(buf, nb, xt, x_stride, ct, c_stride, rows, b0 == 0); break;
+      // Token tiles of 8, then 4, 2, 1 for the tail.
+      for (int64_t t0 = 0; t0 < n_tok;) {
+        const int64_t left = n_tok - t0;
+        const int tt = left >= kTokTile ? kTokTile : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        for (int r = 0; r < rows; ++r) {
+          const char* xt = xc + t0 * x_stride;
+          float* ct = c + t0 * c_stride + r0 + r;
+          const Unpacked* ub = buf + r;
+          switch (tt) {
+            case 1: tile<Kind, 1>(ub, nb, xt, x_stride, ct, c_stride, b0 == 0); break;
+            case 2: tile<Kind, 2>(ub, nb, xt, x_stride, ct, c_stride, b0 == 0); break;
+            case 4: tile<Kind, 4>(ub, nb, xt, x_stride, ct, c_stride, b0 == 0); break;
+            default: tile<Kind, kTokTile>(ub, nb, xt, x_stride, ct, c_stride, b0 == 0); break;
+          }
         }
+        t0 += tt;
       }
     }
   }
