@@ -1,0 +1,64 @@
+#pragma once
+// The sampler chain that turns one token's logits into the next token, in llama.cpp's
+// order: logit bias -> repetition/presence/frequency penalties -> top-k -> top-p -> min-p
+// -> temperature -> a seeded draw. temperature <= 0 is greedy (argmax after bias and
+// penalties). The same seed and inputs always give the same tokens.
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
+
+namespace moxie {
+
+struct SamplingParams {
+  float temperature = 1.0f;     // <= 0: greedy
+  int32_t top_k = 0;            // 0: off
+  float top_p = 1.0f;           // 1: off
+  float min_p = 0.0f;           // 0: off; keep tokens with p >= min_p * p_max
+  float repeat_penalty = 1.0f;  // 1: off; divides positive logits, multiplies negative ones
+  int32_t repeat_last_n = 64;   // how many recent tokens the penalties look at (-1: all)
+  float presence_penalty = 0.0f;   // subtracted once from every token seen
+  float frequency_penalty = 0.0f;  // subtracted per occurrence
+  std::vector<std::pair<int32_t, float>> logit_bias;  // added to the raw logit
+  uint64_t seed = 0;
+  int32_t n_top_logprobs = 0;   // how many alternatives to report with each token
+};
+
+struct TokenLogprob {
+  int32_t token = -1;
+  float logprob = 0.0f;  // natural log of the model's probability (raw logits, before the chain)
+};
+
+struct SampledToken {
+  int32_t token = -1;
+  float logprob = 0.0f;
+  std::vector<TokenLogprob> top;  // the n_top_logprobs most likely tokens, most likely first
+};
+
+class Sampler {
+ public:
+  // Throws moxie::Error naming the parameter when a value is out of range.
+  Sampler(const SamplingParams& params, int32_t n_vocab);
+
+  // Picks the next token. history: the tokens so far (prompt and generated), for penalties.
+  SampledToken sample(std::span<const float> logits, std::span<const int32_t> history);
+
+ private:
+  struct Candidate {
+    int32_t token;
+    float logit;
+  };
+  void apply_bias_and_penalties(std::span<const int32_t> history);
+  void truncate();  // top-k, top-p, min-p on candidates_, sorted by logit
+  int32_t draw();
+  double next_uniform();  // [0, 1)
+  void fill_logprobs(std::span<const float> logits, SampledToken& out) const;
+
+  SamplingParams params_;
+  int32_t n_vocab_;
+  uint64_t rng_state_;
+  std::vector<Candidate> candidates_;
+  std::vector<int32_t> counts_;  // occurrences in the penalty window
+};
+
+}  // namespace moxie

@@ -1,0 +1,186 @@
+// Every stage of the sampler chain against hand-computed expectations, seeded determinism,
+// sampling frequencies against the softmax, and stop strings across token boundaries.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "moxie/core/error.h"
+#include "moxie/runtime/sampler/sampler.h"
+#include "moxie/runtime/sampler/stop.h"
+
+namespace moxie {
+namespace {
+
+std::set<int32_t> support(SamplingParams p, const std::vector<float>& logits, int draws = 400) {
+  std::set<int32_t> seen;
+  for (int i = 0; i < draws; ++i) {
+    p.seed = uint64_t(i);
+    Sampler s(p, int32_t(logits.size()));
+    seen.insert(s.sample(logits, {}).token);
+  }
+  return seen;
+}
+
+TEST(Sampler, GreedyPicksArgmaxLowerIdOnTies) {
+  SamplingParams p;
+  p.temperature = 0;
+  Sampler s(p, 4);
+  EXPECT_EQ(s.sample(std::vector<float>{1, 3, 3, 2}, {}).token, 1);
+}
+
+TEST(Sampler, LogitBiasCanForceAndForbid) {
+  SamplingParams p;
+  p.temperature = 0;
+  p.logit_bias = {{0, 100.0f}};
+  EXPECT_EQ(Sampler(p, 3).sample(std::vector<float>{0, 5, 1}, {}).token, 0);
+  p.logit_bias = {{1, -INFINITY}};
+  EXPECT_EQ(Sampler(p, 3).sample(std::vector<float>{0, 5, 1}, {}).token, 2);
+}
+
+TEST(Sampler, RepetitionPenaltyDividesPositiveMultipliesNegative) {
+  SamplingParams p;
+  p.temperature = 0;
+  p.repeat_penalty = 2.0f;
+  // token 0: 3 -> 1.5 (seen), token 1: 2 (unseen) wins.
+  EXPECT_EQ(Sampler(p, 3).sample(std::vector<float>{3, 2, -1}, std::vector<int32_t>{0}).token, 1);
+  // negative logits get more negative: -1 -> -2 for token 2, so token 1 (-1.5) wins.
+  EXPECT_EQ(Sampler(p, 3).sample(std::vector<float>{-5, -1.5f, -1}, std::vector<int32_t>{2}).token, 1);
+  // the window: token 0 was seen 3 tokens ago, outside repeat_last_n = 2.
+  p.repeat_last_n = 2;
+  EXPECT_EQ(Sampler(p, 3).sample(std::vector<float>{3, 2, -1}, std::vector<int32_t>{0, 2, 2}).token, 0);
+}
+
+TEST(Sampler, PresenceAndFrequencyPenalties) {
+  SamplingParams p;
+  p.temperature = 0;
+  p.frequency_penalty = 1.0f;
+  // token 0 seen 3 times: 5 - 3 = 2 < token 1's 2.5.
+  EXPECT_EQ(Sampler(p, 2).sample(std::vector<float>{5, 2.5f}, std::vector<int32_t>{0, 0, 0}).token, 1);
+  p.frequency_penalty = 0;
+  p.presence_penalty = 1.0f;  // once, however often: 5 - 1 = 4 > 2.5
+  EXPECT_EQ(Sampler(p, 2).sample(std::vector<float>{5, 2.5f}, std::vector<int32_t>{0, 0, 0}).token, 0);
+}
+
+TEST(Sampler, TopKTopPMinPLimitTheSupport) {
+  // probabilities at temperature 1: ln weights 4, 2, 1, 1 (/8) -> 0.5, 0.25, 0.125, 0.125
+  const std::vector<float> logits = {float(std::log(4.0)), float(std::log(2.0)), 0.0f, 0.0f};
+  SamplingParams p;
+  EXPECT_EQ(support(p, logits), (std::set<int32_t>{0, 1, 2, 3}));
+  p.top_k = 2;
+  EXPECT_EQ(support(p, logits), (std::set<int32_t>{0, 1}));
+  p = {};
+  p.top_p = 0.7f;  // 0.5 < 0.7 <= 0.75
+  EXPECT_EQ(support(p, logits), (std::set<int32_t>{0, 1}));
+  p.top_p = 0.5f;  // the first token alone reaches it
+  EXPECT_EQ(support(p, logits), (std::set<int32_t>{0}));
+  p = {};
+  p.min_p = 0.3f;  // floor 0.3 * 0.5 = 0.15: drops the 0.125s
+  EXPECT_EQ(support(p, logits), (std::set<int32_t>{0, 1}));
+}
+
+TEST(Sampler, FrequenciesFollowTheTemperedSoftmax) {
+  const std::vector<float> logits = {1.0f, 0.0f, -1.0f};
+  for (float temperature : {0.5f, 1.0f, 2.0f}) {
+    SamplingParams p;
+    p.temperature = temperature;
+    p.seed = 1234;
+    Sampler s(p, 3);
+    std::map<int32_t, int> counts;
+    const int n = 40000;
+    for (int i = 0; i < n; ++i) counts[s.sample(logits, {}).token]++;
+    double z = 0;
+    for (float l : logits) z += std::exp(l / temperature);
+    for (int t = 0; t < 3; ++t) {
+      const double expected = std::exp(logits[t] / temperature) / z;
+      const double sigma = std::sqrt(expected * (1 - expected) / n);
+      EXPECT_NEAR(counts[t] / double(n), expected, 5 * sigma) << "temperature " << temperature << " token " << t;
+    }
+  }
+}
+
+TEST(Sampler, SameSeedSameTokensDifferentSeedDiffers) {
+  std::vector<float> logits(50);
+  for (size_t i = 0; i < logits.size(); ++i) logits[i] = float(std::sin(double(i)));
+  auto run = [&](uint64_t seed) {
+    SamplingParams p;
+    p.seed = seed;
+    p.top_k = 40;
+    p.top_p = 0.95f;
+    Sampler s(p, 50);
+    std::vector<int32_t> out;
+    for (int i = 0; i < 64; ++i) out.push_back(s.sample(logits, out).token);
+    return out;
+  };
+  EXPECT_EQ(run(7), run(7));
+  EXPECT_NE(run(7), run(8));
+}
+
+TEST(Sampler, LogprobsAreTheRawLogSoftmax) {
+  SamplingParams p;
+  p.temperature = 0;
+  p.n_top_logprobs = 2;
+  const std::vector<float> logits = {0.0f, float(std::log(3.0)), 0.0f};  // probs 0.2, 0.6, 0.2
+  const SampledToken t = Sampler(p, 3).sample(logits, {});
+  EXPECT_EQ(t.token, 1);
+  EXPECT_NEAR(t.logprob, std::log(0.6), 1e-6);
+  ASSERT_EQ(t.top.size(), 2u);
+  EXPECT_EQ(t.top[0].token, 1);
+  EXPECT_EQ(t.top[1].token, 0);  // tie with token 2: the lower id first
+  EXPECT_NEAR(t.top[1].logprob, std::log(0.2), 1e-6);
+}
+
+TEST(Sampler, RejectsBadParameters) {
+  auto bad = [](auto edit) {
+    SamplingParams p;
+    edit(p);
+    EXPECT_THROW(Sampler(p, 10), Error);
+  };
+  bad([](SamplingParams& p) { p.temperature = -1; });
+  bad([](SamplingParams& p) { p.top_p = 0; });
+  bad([](SamplingParams& p) { p.top_p = 1.5f; });
+  bad([](SamplingParams& p) { p.min_p = 2; });
+  bad([](SamplingParams& p) { p.top_k = -3; });
+  bad([](SamplingParams& p) { p.repeat_penalty = 0; });
+  bad([](SamplingParams& p) { p.logit_bias = {{10, 1.0f}}; });
+  bad([](SamplingParams& p) { p.n_top_logprobs = 11; });
+  SamplingParams p;
+  Sampler s(p, 10);
+  EXPECT_THROW(s.sample(std::vector<float>(9, 0.0f), {}), Error);
+}
+
+TEST(StopMatcher, MatchesAcrossPiecesAndHoldsBackPrefixes) {
+  StopMatcher m({"</answer>", "STOP"});
+  std::string shown;
+  auto r = m.push("The result is 42</an");
+  shown += r.emit;
+  EXPECT_FALSE(r.stopped);
+  EXPECT_EQ(shown, "The result is 42");  // "</an" might start the stop string: held back
+  r = m.push("swer> and more");
+  shown += r.emit;
+  EXPECT_TRUE(r.stopped);
+  EXPECT_EQ(shown, "The result is 42");
+  EXPECT_EQ(m.push("ignored").emit, "");
+}
+
+TEST(StopMatcher, ReleasesAFalseStartAndFlushes) {
+  StopMatcher m({"STOP"});
+  std::string shown = m.push("ST").emit;
+  EXPECT_EQ(shown, "");
+  shown += m.push("ART ").emit;  // "STA" breaks the match
+  EXPECT_EQ(shown, "START ");
+  shown += m.push("S").emit;
+  shown += m.flush();
+  EXPECT_EQ(shown, "START S");
+}
+
+TEST(StopMatcher, EarliestOfSeveralStopsWins) {
+  StopMatcher m({"cd", "b"});
+  const auto r = m.push("abcd");
+  EXPECT_TRUE(r.stopped);
+  EXPECT_EQ(r.emit, "a");
+}
+
+}  // namespace
+}  // namespace moxie
