@@ -11,6 +11,8 @@ packages=(
   libcpp-httplib-dev libpcre2-dev libsqlite3-dev libpqxx-dev
   # reference tests (numpy/jinja2 oracles)
   python3 python3-numpy python3-jinja2
+  # tokenizer: Unicode tables and NormalizationTest.txt.bz2 (the HF oracle also needs node + npm)
+  unicode-data bzip2
 )
 
 missing=()
