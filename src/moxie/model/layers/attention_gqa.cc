@@ -1,0 +1,108 @@
+#include "moxie/model/layers/attention_gqa.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "moxie/core/thread_pool.h"
+#include "moxie/kernels/api.h"
+#include "moxie/model/forward_pass.h"
+#include "moxie/model/layers/linear.h"
+#include "moxie/model/layers/rope.h"
+#include "moxie/model/weights.h"
+
+namespace moxie {
+namespace {
+
+// Head dims of one layer, in floats.
+struct Dims {
+  int64_t n_head, n_kv, dk, dv, group;
+  int64_t q_row() const { return n_head * dk; }
+  int64_t k_row() const { return n_kv * dk; }
+  int64_t v_row() const { return n_kv * dv; }
+};
+
+Dims dims_of(const ModelConfig& c) {
+  return {c.n_head, c.n_head_kv, c.head_dim_k, c.head_dim_v, c.n_head / c.n_head_kv};
+}
+
+// Writes every token's k and v rows into its sequence's slot at its position.
+void store_kv(ForwardPass& p, int64_t il, const Dims& d, const float* k, const float* v) {
+  for (int64_t t = 0; t < p.n_tok; ++t) {
+    const BatchToken& bt = p.batch.tokens[size_t(t)];
+    std::memcpy(p.kv.k(il, bt.seq) + bt.pos * d.k_row(), k + t * d.k_row(), size_t(d.k_row()) * sizeof(float));
+    std::memcpy(p.kv.v(il, bt.seq) + bt.pos * d.v_row(), v + t * d.v_row(), size_t(d.v_row()) * sizeof(float));
+  }
+}
+
+// One query head of one token over its sequence's cached positions [0, pos].
+// probs: scratch of at least pos + 1 floats. o: dv floats.
+void attend_one(const kernels::KernelTable& kt, const Dims& d, const float* q, const float* k_rows,
+                const float* v_rows, int64_t kvh, int64_t n_pos, float scale, float* probs, float* o) {
+  for (int64_t s = 0; s < n_pos; ++s) probs[s] = kt.dot_f32(q, k_rows + s * d.k_row() + kvh * d.dk, d.dk) * scale;
+  kt.softmax(probs, n_pos);
+  std::memset(o, 0, size_t(d.dv) * sizeof(float));
+  for (int64_t s = 0; s < n_pos; ++s) kt.axpy(probs[s], v_rows + s * d.v_row() + kvh * d.dv, o, d.dv);
+}
+
+// heads [n_tok][n_head * dv]; (token, head) pairs are split across the pool's threads.
+void attend_all(ForwardPass& p, int64_t il, const Dims& d, const float* q, float* heads) {
+  const int64_t n_ctx = p.kv.n_ctx();
+  float* scores = p.ws().get(Buf::scores, int64_t(p.pool().size()) * n_ctx);
+  const float scale = 1.0f / std::sqrt(float(d.dk));
+  const int64_t n_items = p.n_tok * d.n_head;
+  p.pool().run([&](int ith, int nth) {
+    int64_t begin, end;
+    ThreadPool::split(n_items, ith, nth, &begin, &end);
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t t = i / d.n_head, h = i % d.n_head;
+      const BatchToken& bt = p.batch.tokens[size_t(t)];
+      attend_one(p.kt, d, q + t * d.q_row() + h * d.dk, p.kv.k(il, bt.seq), p.kv.v(il, bt.seq), h / d.group,
+                 bt.pos + 1, scale, scores + ith * n_ctx, heads + t * d.n_head * d.dv + h * d.dv);
+    }
+  });
+}
+
+}  // namespace
+
+GqaWeights load_gqa_weights(WeightLoader& w, int64_t il, const GqaFeatures& f) {
+  GqaWeights g;
+  g.q = w.matrix(il, "attn_q");
+  g.k = w.matrix(il, "attn_k");
+  g.v = w.matrix(il, "attn_v");
+  g.o = w.matrix(il, "attn_output");
+  if (f.qkv_bias) {
+    g.q_bias = w.bias(il, "attn_q");
+    g.k_bias = w.bias(il, "attn_k");
+    g.v_bias = w.bias(il, "attn_v");
+  }
+  if (f.qk_norm) {
+    g.q_norm = w.vector(il, "attn_q_norm");
+    g.k_norm = w.vector(il, "attn_k_norm");
+  }
+  return g;
+}
+
+KvShape gqa_kv_shape(const ModelConfig& c) {
+  return {c.n_layer, c.n_head_kv * c.head_dim_k, c.n_head_kv * c.head_dim_v};
+}
+
+void attention_gqa(ForwardPass& p, int64_t il, const GqaWeights& w, const kernels::RopeCache& rope, const float* x,
+                   float* out) {
+  const Dims d = dims_of(p.config);
+  float* q = p.ws().get(Buf::q, p.n_tok * d.q_row());
+  float* k = p.ws().get(Buf::k, p.n_tok * d.k_row());
+  float* v = p.ws().get(Buf::v, p.n_tok * d.v_row());
+  linear_shared_input(p, {{w.q, q, w.q_bias}, {w.k, k, w.k_bias}, {w.v, v, w.v_bias}}, x, p.n_tok);
+  if (w.q_norm) rms_norm_rows(p, q, w.q_norm, q, p.n_tok * d.n_head, d.dk);
+  if (w.k_norm) rms_norm_rows(p, k, w.k_norm, k, p.n_tok * d.n_kv, d.dk);
+  apply_rope(p, rope, q, d.n_head, d.dk, d.q_row());
+  apply_rope(p, rope, k, d.n_kv, d.dk, d.k_row());
+  store_kv(p, il, d, k, v);
+
+  float* heads = p.ws().get(Buf::heads, p.n_tok * d.n_head * d.dv);
+  attend_all(p, il, d, q, heads);
+  p.trace("attn_heads", il, heads, d.n_head * d.dv);
+  linear(p, w.o, heads, p.n_tok, out);
+}
+
+}  // namespace moxie

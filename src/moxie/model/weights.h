@@ -1,0 +1,55 @@
+#pragma once
+// WeightLoader: hands out zero-copy views of a GGUF file's tensors, checked against the
+// tensor-spec table (tensor_specs.h) for the model's config. Every failure is a
+// moxie::Error naming the file and the tensor: missing, wrong shape, a type moxie cannot
+// multiply, a norm/bias that is not F32. After loading, check_all_used() refuses files
+// that carry tensors the forward would ignore (a feature moxie does not support, e.g.
+// Llama 3.1's rope_freqs.weight), instead of silently computing something else.
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "moxie/core/tensor.h"
+#include "moxie/model/tensor_specs.h"
+
+namespace moxie {
+
+class GgufFile;
+namespace kernels {
+struct KernelTable;
+}
+
+class WeightLoader {
+ public:
+  WeightLoader(const GgufFile& file, const ModelConfig& config, const kernels::KernelTable& kt);
+
+  // A projection or stacked expert tensor used through matmul: its type must have a kernel.
+  TensorView matrix(const std::string& name);
+  // A norm weight or bias: F32, read directly as floats.
+  const float* vector(const std::string& name);
+  // Any type that dequantize_row converts (the token embedding).
+  TensorView table(const std::string& name);
+  // Optional tensors (output.weight): nullptr data when the file does not have it.
+  TensorView optional_matrix(const std::string& name);
+
+  // Layer shorthands: "blk.{il}.{base}.weight" / ".bias".
+  TensorView matrix(int64_t il, const char* base) { return matrix(layer_tensor_name(il, base)); }
+  const float* vector(int64_t il, const char* base) { return vector(layer_tensor_name(il, base)); }
+  const float* bias(int64_t il, const char* base) { return vector(layer_tensor_name(il, base, "bias")); }
+
+  // Throws naming the first tensor of the file that no load call asked for.
+  void check_all_used() const;
+
+ private:
+  const TensorView* find(const std::string& name, bool required);
+  [[noreturn]] void fail(const std::string& name, const std::string& why) const;
+
+  const GgufFile& file_;
+  const ModelConfig& config_;
+  const kernels::KernelTable& kt_;
+  std::unordered_map<std::string, TensorSpec> specs_;
+  std::unordered_set<std::string> used_;
+};
+
+}  // namespace moxie

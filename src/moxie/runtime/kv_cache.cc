@@ -1,0 +1,84 @@
+#include "moxie/runtime/kv_cache.h"
+
+#include <string>
+
+#include "moxie/core/error.h"
+
+namespace moxie {
+namespace {
+
+// Far beyond any model, small enough that sizes never overflow int64.
+constexpr int64_t kMaxTokens = int64_t(1) << 40;
+
+}  // namespace
+
+int64_t KvCache::bytes_per_token(const KvShape& s) {
+  return s.n_layer * (s.k_floats + s.v_floats) * int64_t(sizeof(float));
+}
+
+KvCache::KvCache(const KvShape& shape, int64_t n_seq, int64_t n_ctx) : shape_(shape), n_seq_(n_seq), n_ctx_(n_ctx) {
+  if (shape.n_layer < 1 || shape.k_floats < 1 || shape.v_floats < 0) {
+    throw Error("KV cache: bad shape (n_layer " + std::to_string(shape.n_layer) + ", k_floats " +
+                std::to_string(shape.k_floats) + ", v_floats " + std::to_string(shape.v_floats) + ")");
+  }
+  if (n_seq < 1 || n_ctx < 1 || n_seq > kMaxTokens / n_ctx) {
+    throw Error("KV cache: need at least 1 sequence of at least 1 token (got " + std::to_string(n_seq) +
+                " sequences of " + std::to_string(n_ctx) + " tokens)");
+  }
+  const int64_t rows = n_seq * shape.n_layer * n_ctx;
+  k_.reset(new float[size_t(rows * shape.k_floats)]);
+  v_.reset(new float[size_t(rows * shape.v_floats)]);
+  length_.assign(size_t(n_seq), 0);
+}
+
+KvCache KvCache::with_budget(const KvShape& shape, int64_t n_seq, int64_t budget_bytes) {
+  const int64_t per_token = bytes_per_token(shape);
+  if (n_seq < 1 || per_token < 1) throw Error("KV cache: need at least 1 sequence and a non-empty shape");
+  const int64_t n_ctx = budget_bytes / (per_token * n_seq);
+  if (n_ctx < 1) {
+    throw Error("KV cache: a budget of " + std::to_string(budget_bytes) + " bytes does not hold one token for " +
+                std::to_string(n_seq) + " sequences (" + std::to_string(per_token) + " bytes per token)");
+  }
+  return KvCache(shape, n_seq, n_ctx);
+}
+
+KvCache::KvCache(KvCache&&) noexcept = default;
+KvCache& KvCache::operator=(KvCache&&) noexcept = default;
+KvCache::~KvCache() = default;
+
+void KvCache::check_seq(int64_t seq, const char* what) const {
+  if (seq < 0 || seq >= n_seq_) {
+    throw Error(std::string("KV cache ") + what + ": sequence " + std::to_string(seq) + " is out of range [0, " +
+                std::to_string(n_seq_) + ")");
+  }
+}
+
+int64_t KvCache::length(int64_t seq) const {
+  check_seq(seq, "length");
+  return length_[size_t(seq)];
+}
+
+void KvCache::reset(int64_t seq) {
+  check_seq(seq, "reset");
+  length_[size_t(seq)] = 0;
+}
+
+void KvCache::truncate(int64_t seq, int64_t n_tokens) {
+  check_seq(seq, "truncate");
+  if (n_tokens < 0 || n_tokens > length_[size_t(seq)]) {
+    throw Error("KV cache truncate: sequence " + std::to_string(seq) + " holds " +
+                std::to_string(length_[size_t(seq)]) + " tokens, cannot keep " + std::to_string(n_tokens));
+  }
+  length_[size_t(seq)] = n_tokens;
+}
+
+void KvCache::set_length(int64_t seq, int64_t n_tokens) {
+  check_seq(seq, "set_length");
+  if (n_tokens < 0 || n_tokens > n_ctx_) {
+    throw Error("KV cache: sequence " + std::to_string(seq) + " cannot hold " + std::to_string(n_tokens) +
+                " tokens (budget " + std::to_string(n_ctx_) + " per sequence)");
+  }
+  length_[size_t(seq)] = n_tokens;
+}
+
+}  // namespace moxie

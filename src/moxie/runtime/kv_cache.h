@@ -1,0 +1,74 @@
+#pragma once
+// KvCache: per-sequence key/value memory with a fixed token budget, allocated once.
+//
+// Every layer keeps, per sequence and per cached token, two f32 rows: a "k" row of
+// KvShape::k_floats and a "v" row of KvShape::v_floats. What they hold is the attention
+// layer's business:
+//   GQA: k = the n_head_kv roped key heads, v = the n_head_kv value heads
+//        (k_floats = n_head_kv * head_dim_k, v_floats = n_head_kv * head_dim_v)
+//   MLA: k = the compressed latent (kv_lora_rank), v = the shared roped key (qk_rope):
+//        only what DeepSeek's absorbed attention needs, its memory saving.
+// Storage is f32, so the golden tolerances hold without a cache-precision term.
+//
+// Token slot p of a sequence holds position p; a sequence's tokens occupy slots
+// [0, length). Positions are absolute, so a sequence is "freed" by reset() and can be
+// rewound (e.g. to drop rejected draft tokens) by truncate().
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace moxie {
+
+struct KvShape {
+  int64_t n_layer = 0;
+  int64_t k_floats = 0;  // per token per layer
+  int64_t v_floats = 0;  // per token per layer
+};
+
+class KvCache {
+ public:
+  // n_seq sequences of up to n_ctx tokens each. Throws moxie::Error on a bad size.
+  KvCache(const KvShape& shape, int64_t n_seq, int64_t n_ctx);
+  // As many tokens per sequence as fit into budget_bytes (at least 1, else an error).
+  static KvCache with_budget(const KvShape& shape, int64_t n_seq, int64_t budget_bytes);
+  static int64_t bytes_per_token(const KvShape& shape);  // all layers, k and v
+
+  KvCache(KvCache&&) noexcept;
+  KvCache& operator=(KvCache&&) noexcept;
+  ~KvCache();
+
+  const KvShape& shape() const { return shape_; }
+  int64_t n_seq() const { return n_seq_; }
+  int64_t n_ctx() const { return n_ctx_; }  // token budget per sequence
+  int64_t size_bytes() const { return bytes_per_token(shape_) * n_seq_ * n_ctx_; }
+
+  // Tokens cached for seq (positions [0, length)). seq must be < n_seq (throws otherwise).
+  int64_t length(int64_t seq) const;
+  // Frees a sequence: its slots are reused by the next tokens at position 0.
+  void reset(int64_t seq);
+  // Forgets the tokens at positions >= n_tokens (n_tokens <= length).
+  void truncate(int64_t seq, int64_t n_tokens);
+  // Marks positions [0, n_tokens) as cached; the forward pass calls it after writing them.
+  void set_length(int64_t seq, int64_t n_tokens);
+
+  // Rows of layer il of sequence seq: [n_ctx][k_floats] and [n_ctx][v_floats]. No checks
+  // (hot path): the forward pass validates sequences and positions per batch.
+  float* k(int64_t il, int64_t seq) { return k_.get() + row_index(il, seq) * shape_.k_floats; }
+  float* v(int64_t il, int64_t seq) { return v_.get() + row_index(il, seq) * shape_.v_floats; }
+  const float* k(int64_t il, int64_t seq) const { return k_.get() + row_index(il, seq) * shape_.k_floats; }
+  const float* v(int64_t il, int64_t seq) const { return v_.get() + row_index(il, seq) * shape_.v_floats; }
+
+ private:
+  // First token row of (seq, layer); data is [n_seq][n_layer][n_ctx][width].
+  int64_t row_index(int64_t il, int64_t seq) const { return (seq * shape_.n_layer + il) * n_ctx_; }
+  void check_seq(int64_t seq, const char* what) const;
+
+  KvShape shape_;
+  int64_t n_seq_ = 0;
+  int64_t n_ctx_ = 0;
+  std::unique_ptr<float[]> k_;  // left uninitialised: pages are touched only as tokens arrive
+  std::unique_ptr<float[]> v_;
+  std::vector<int64_t> length_;  // [n_seq]
+};
+
+}  // namespace moxie
