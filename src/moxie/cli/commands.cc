@@ -16,6 +16,7 @@ const std::vector<RegisterFn>& all_commands() {
       register_tokenize,
       register_template,
       register_synth,
+      register_logits,
   };
   return commands;
 }
