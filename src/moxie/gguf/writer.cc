@@ -7,13 +7,14 @@
 #include <cstring>
 
 #include "moxie/core/error.h"
+#include "moxie/gguf/reader.h"  // kGgufMaxTensorName: the writer never writes what the reader rejects
 
 namespace moxie {
 
 namespace {
 constexpr uint32_t kGgufMagic = 0x46554747;  // "GGUF"
 constexpr uint32_t kGgufVersion = 3;
-constexpr int kMaxNameBytes = 63;  // llama.cpp rejects names of GGML_MAX_NAME (64) bytes or more
+constexpr int kMaxNameBytes = kGgufMaxTensorName;
 
 template <class T>
 void put(std::string& out, T v) {

@@ -92,7 +92,7 @@ class GgufWriter {
   std::string tmp_path_;
   std::FILE* file_ = nullptr;
   uint64_t pos_ = 0;  // bytes written so far
-  uint32_t alignment_ = 32;
+  uint32_t alignment_ = 32;  // GGUF default (kGgufDefaultAlignment)
   bool header_written_ = false;
   bool finished_ = false;
   uint64_t n_kv_ = 0;
