@@ -1,0 +1,183 @@
+// The chat page's everyday paths: a streamed reply, Stop, history after a reload,
+// switching model, usage and cost equal to what the server reported, edit/regenerate.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { launchBrowser, openPage, sendMessage, startServer, usageFromSse, waitForReplyDone } from "./harness.mjs";
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const lastReply = (page) => page.locator("article.message.assistant").last();
+
+test("a sent message gets a streamed reply", async () => {
+  const page = await openPage(browser, server);
+  const request = await sendMessage(page, "Hello moxie, how are you?");
+  assert.equal(request.postDataJSON().stream, true);
+  assert.deepEqual(request.postDataJSON().stream_options, { include_usage: true });
+  // While streaming the reply grows in place with a cursor; afterwards it is whole.
+  await page.locator('article.message.assistant[data-streaming="true"] .content').waitFor();
+  await waitForReplyDone(page);
+  const text = await lastReply(page).locator(".content").innerText();
+  assert.ok(text.trim().length > 0, "the reply is not empty");
+  if (server.scripted) assert.match(text, /You said: Hello moxie, how are you\? \(reply from synth-/);
+  assert.equal(await page.locator("article.message.user .content").innerText(), "Hello moxie, how are you?");
+  assert.deepEqual(page.problems, []);
+});
+
+test("Shift+Enter makes a new line and Enter sends", async () => {
+  const page = await openPage(browser, server);
+  const prompt = page.locator("#prompt");
+  await prompt.fill("line one");
+  await prompt.press("Shift+Enter");
+  await prompt.pressSequentially("line two");
+  assert.equal(await prompt.inputValue(), "line one\nline two");
+  const request = page.waitForRequest("**/v1/chat/completions");
+  await prompt.press("Enter");
+  const body = (await request).postDataJSON();
+  assert.equal(body.messages.at(-1).content, "line one\nline two");
+  await waitForReplyDone(page);
+});
+
+test("Stop ends a reply mid-stream", async () => {
+  const page = await openPage(browser, server);
+  await sendMessage(page, "[[slow]] Please write a very long story.");
+  await page.locator("#stop").waitFor({ state: "visible" });
+  await page.waitForFunction(() => {
+    const reply = [...document.querySelectorAll("article.message.assistant .content")].at(-1);
+    return reply && reply.textContent.length > 40;
+  });
+  await page.locator("#stop").click();
+  await waitForReplyDone(page, 5000);
+  assert.ok(await page.locator("#send").isVisible(), "Send is back");
+  assert.ok(await page.locator("#stop").isHidden(), "Stop is gone");
+  await assert.doesNotReject(lastReply(page).locator(".note", { hasText: "Stopped." }).waitFor({ timeout: 2000 }));
+  const frozen = await lastReply(page).locator(".content").innerText();
+  await page.waitForTimeout(400);
+  assert.equal(await lastReply(page).locator(".content").innerText(), frozen, "nothing arrives after Stop");
+  if (server.scripted) assert.ok(!frozen.includes("word399"), "the reply was cut short");
+});
+
+test("conversations survive a reload, with rename and delete", async () => {
+  const page = await openPage(browser, server);
+  await sendMessage(page, "Remember this conversation please");
+  await waitForReplyDone(page);
+  const replyText = await lastReply(page).locator(".content").innerText();
+  await page.reload();
+  const item = page.locator("#conversation-list li", { hasText: "Remember this conversation please" });
+  await item.waitFor();
+  await item.locator(".title").click();
+  assert.equal(await lastReply(page).locator(".content").innerText(), replyText);
+
+  await item.locator('[data-action="rename"]').click();
+  await page.locator(".rename-box").fill("Renamed chat");
+  await page.locator(".rename-box").press("Enter");
+  await page.reload();
+  const renamed = page.locator("#conversation-list li", { hasText: "Renamed chat" });
+  await renamed.waitFor();
+  await renamed.locator('[data-action="delete"]').click();
+  await renamed.locator('[data-action="delete"]').click();
+  await renamed.waitFor({ state: "detached" });
+  await page.reload();
+  assert.equal(await page.locator("#conversation-list li", { hasText: "Renamed chat" }).count(), 0);
+});
+
+test("switching model sends the new model and labels the reply with it", async () => {
+  const page = await openPage(browser, server);
+  const options = await page.locator("#model-select option").evaluateAll((nodes) => nodes.map((n) => n.value));
+  assert.ok(options.length >= 2, `the server offers at least two models (got ${options})`);
+  const current = await page.locator("#model-select").inputValue();
+  const other = options.find((id) => id !== current);
+  await page.locator("#model-select").selectOption(other);
+  const request = await sendMessage(page, "Which model are you?");
+  assert.equal(request.postDataJSON().model, other);
+  await waitForReplyDone(page);
+  assert.match(await lastReply(page).locator(".role").innerText(), new RegExp(`· ${other}$`));
+  await page.reload();
+  assert.equal(await page.locator("#model-select").inputValue(), other, "the choice is kept");
+});
+
+function dollarsFromNanos(nanos) {
+  return "$" + (nanos / 1e9).toFixed(9).replace(/\.?0+$/, "");
+}
+
+test("token counts and cost shown equal the server's usage", async () => {
+  const page = await openPage(browser, server);
+  for (const text of ["First question about costs", "A second question, so some prompt is cached"]) {
+    const responsePromise = page.waitForResponse("**/v1/chat/completions");
+    await sendMessage(page, text);
+    const response = await responsePromise;
+    await waitForReplyDone(page);
+    const usage = usageFromSse(await response.text());
+    assert.ok(usage, "the server sent usage (stream_options.include_usage)");
+    const figure = (name) => lastReply(page).locator(`[data-figure="${name}"]`).innerText();
+    const cached = usage.prompt_tokens_details?.cached_tokens;
+    assert.equal(await figure("tokens-in"), `${usage.prompt_tokens} in` + (cached ? ` (${cached} cached)` : ""));
+    assert.equal(await figure("tokens-out"), `${usage.completion_tokens} out`);
+    if (usage.cost) {
+      assert.equal(usage.cost.currency, "USD");
+      assert.equal(await figure("cost"), dollarsFromNanos(usage.cost.nanodollars));
+    }
+    if (usage.completion_tokens >= 2) assert.match(await figure("speed"), /^\d+\.\d tok\/s$/);
+  }
+  if (server.scripted) {
+    // Worked by hand from fake_server.mjs's counting (4 + words and marks per message):
+    // prompt 8 + 18 + 13 = 39 with the first two messages (26) cached, 13 pieces out;
+    // cost 13 x 140 + 26 x 35 + 13 x 280 = 6370 nano-dollars.
+    const figure = (name) => lastReply(page).locator(`[data-figure="${name}"]`).innerText();
+    assert.equal(await figure("tokens-in"), "39 in (26 cached)");
+    assert.equal(await figure("tokens-out"), "13 out");
+    assert.equal(await figure("cost"), "$0.00000637");
+  }
+});
+
+test("regenerate and edit the last message", async () => {
+  const page = await openPage(browser, server);
+  await sendMessage(page, "Original question");
+  await waitForReplyDone(page);
+  const regenerated = page.waitForRequest("**/v1/chat/completions");
+  await lastReply(page).locator('[data-action="regenerate"]').click();
+  const body = (await regenerated).postDataJSON();
+  assert.deepEqual(body.messages.map((m) => m.role), ["user"], "the old reply is not sent back");
+  await waitForReplyDone(page);
+  assert.equal(await page.locator("article.message.assistant").count(), 1);
+
+  await page.locator("article.message.user").last().locator('[data-action="edit"]').click();
+  await page.locator(".edit-box").fill("Edited question");
+  const edited = page.waitForRequest("**/v1/chat/completions");
+  await page.locator('[data-action="save-edit"]').click();
+  assert.equal((await edited).postDataJSON().messages.at(-1).content, "Edited question");
+  await waitForReplyDone(page);
+  assert.equal(await page.locator("article.message").count(), 2);
+  if (server.scripted) assert.match(await lastReply(page).locator(".content").innerText(), /Edited question/);
+});
+
+test("reasoning is collapsible and code blocks are highlighted with a copy button", async () => {
+  const page = await openPage(browser, server);
+  if (!server.scripted) return; // needs the stand-in's scripted replies
+  await sendMessage(page, "[[think]] What is six times seven?");
+  await waitForReplyDone(page);
+  const reasoning = lastReply(page).locator("details.reasoning");
+  assert.equal(await reasoning.getAttribute("open"), null, "closed once the answer is there");
+  assert.equal((await lastReply(page).locator(".content").innerText()).trim(), "The answer is 42.");
+  await reasoning.locator("summary").click();
+  assert.match(await reasoning.locator(".reasoning-body").innerText(), /The user wants a short answer/);
+
+  await sendMessage(page, "[[code]] Show me code");
+  await waitForReplyDone(page);
+  const block = lastReply(page).locator("pre.code-block");
+  assert.equal(await block.getAttribute("data-language"), "python");
+  assert.ok(await block.locator("span.hljs-keyword").count() >= 1, "keywords are highlighted");
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+  await block.locator(".copy-code").click();
+  await block.locator(".copy-code", { hasText: "Copied" }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), "def add(a, b):\n    return a + b\n");
+});
