@@ -39,6 +39,9 @@ enum class Buf {
   expert_in, expert_out,           // one expert's gathered tokens [n_rows][n_embd]
   shared_out,                      // shared expert output [n_tok][n_embd]
   logits_in,                       // final normed rows whose logits are wanted
+  mla_q_lora,                      // MLA: compressed query [n_tok][q_lora]
+  mla_latent,                      // MLA: per head [n_head][n_tok][kv_lora], q_abs then o_lat
+  mla_head_io,                     // MLA: one head's rows [n_tok][max(nope, v_head)]
   count
 };
 

@@ -40,6 +40,8 @@ class WeightLoader {
 
   // Throws naming the first tensor of the file that no load call asked for.
   void check_all_used() const;
+  // The file, for architectures that refuse a feature by its tensors with a clearer message.
+  const GgufFile& file() const { return file_; }
 
  private:
   const TensorView* find(const std::string& name, bool required);

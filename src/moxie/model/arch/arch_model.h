@@ -35,5 +35,6 @@ std::unique_ptr<ArchModel> build_qwen2(const ModelConfig& config, WeightLoader& 
 std::unique_ptr<ArchModel> build_qwen3(const ModelConfig& config, WeightLoader& weights);
 std::unique_ptr<ArchModel> build_qwen2moe(const ModelConfig& config, WeightLoader& weights);
 std::unique_ptr<ArchModel> build_qwen3moe(const ModelConfig& config, WeightLoader& weights);
+std::unique_ptr<ArchModel> build_deepseek2(const ModelConfig& config, WeightLoader& weights);
 
 }  // namespace moxie

@@ -16,6 +16,7 @@ struct ArchEntry {
 constexpr ArchEntry kArchBuilders[] = {
     {Arch::llama, build_llama},       {Arch::qwen2, build_qwen2},       {Arch::qwen3, build_qwen3},
     {Arch::qwen2moe, build_qwen2moe}, {Arch::qwen3moe, build_qwen3moe},
+    {Arch::deepseek2, build_deepseek2},
 };
 
 }  // namespace
