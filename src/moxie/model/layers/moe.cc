@@ -84,6 +84,10 @@ void moe_ffn(ForwardPass& p, int64_t il, const MoeWeights& w, const RouterParams
   float* weights = p.ws().get(Buf::route_weights, p.n_tok * k);
   route_tokens(router, logits, p.n_tok, w.selection_bias, ids.data(), weights);
   p.trace("ffn_moe_weights", il, weights, k);
+  if (p.ctx.trace) {  // expert ids as floats, for diffs against the reference's routing
+    for (size_t i = 0; i < ids.size(); ++i) logits[i] = float(ids[i]);
+    p.trace("ffn_moe_experts", il, logits, k);
+  }
 
   std::vector<int32_t>& start = p.ws().ints(kGroupStart);
   std::vector<int32_t>& slots = p.ws().ints(kGroupSlots);
