@@ -9,9 +9,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
 SECONDS_TO_RUN="${FUZZ_SECONDS:-60}"
 
+mkdir -p "$BUILD"
 CC=clang CXX=clang++ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DMOXIE_FUZZ=ON -DMOXIE_TESTS=OFF -DMOXIE_BENCH=OFF > "$BUILD.configure.log" 2>&1 ||
-  { cat "$BUILD.configure.log"; exit 1; }
+  -DMOXIE_FUZZ=ON -DMOXIE_TESTS=OFF -DMOXIE_BENCH=OFF > "$BUILD/configure.log" 2>&1 ||
+  { cat "$BUILD/configure.log"; exit 1; }
 ninja -C "$BUILD" -j"${FUZZ_JOBS:-2}" gguf_reader_fuzz gguf_seed_writer
 
 CORPUS="$BUILD/fuzz-corpus/gguf"
