@@ -9,6 +9,8 @@ packages=(
   # C++ libraries
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
   libcpp-httplib-dev libpcre2-dev libsqlite3-dev libpqxx-dev
+  # metering: SHA-256 of API keys (libcrypto); a real PostgreSQL for its tests
+  libssl-dev postgresql
   # reference tests (numpy/jinja2 oracles)
   python3 python3-numpy python3-jinja2
   # tokenizer: Unicode tables and NormalizationTest.txt.bz2 (the HF oracle also needs node + npm)
