@@ -6,6 +6,7 @@
 // Errors are normalised by sum |w_i * x_i| of the output, so one tolerance fits every k.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdio>
@@ -133,9 +134,43 @@ TEST_P(FloatGemm, MatchesDoubleAndReferenceOnOddShapes) {
         }
       }
     }
+    // Long token runs (kernels keep accumulators for a bounded group of tokens) and deep k
+    // (cut into L1-sized blocks).
+    for (const auto& [n_rows, n_tok, k] : {std::array<int64_t, 3>{5, 150, 4096 + 7}, {9, 70, 100}, {2, 1, 9000}}) {
+      SCOPED_TRACE(testing::Message() << moxie::dtype_name(tol.type) << " k=" << k << " rows=" << n_rows
+                                      << " tokens=" << n_tok);
+      const MaxErrors e = check_shape(*table, tol, n_rows, n_tok, k, rng);
+      worst.vs_double = std::max(worst.vs_double, e.vs_double);
+      worst.vs_reference = std::max(worst.vs_reference, e.vs_reference);
+      if (HasFailure()) return;
+    }
     std::printf("[%s %s] max normalised error: vs double %.3g, vs scalar reference %.3g\n",
                 moxie::kernels::isa_name(GetParam()), std::string(moxie::dtype_name(tol.type)).c_str(),
                 worst.vs_double, worst.vs_reference);
+  }
+}
+
+// Each output's arithmetic must not depend on the tile or token group it falls in: the matmul
+// driver relies on this to give identical results for any thread count.
+TEST_P(FloatGemm, OutputsDoNotDependOnHowTheCallIsSplit) {
+  const KernelTable* table = moxie::kernels::table_for(GetParam());
+  if (!table) GTEST_SKIP() << "CPU lacks " << moxie::kernels::isa_name(GetParam());
+  std::mt19937 rng(77);
+  const int64_t n_rows = 11, n_tok = 131, k = 3000;
+  for (const Tolerance& tol : kTolerances) {
+    const moxie::kernels::WeightOps& ops = table->weights[uint32_t(tol.type)];
+    const Matrix w = encode_rows(tol.type, random_values(rng, n_rows * k), n_rows, k, 0,
+                                 moxie::quant::quant_fns(tol.type).quantize);
+    const Matrix x = encode_rows(ops.act_type, random_values(rng, n_tok * k), n_tok, k, 0, ops.to_act);
+    std::vector<float> whole(static_cast<size_t>(n_rows * n_tok)), pieces(whole.size());
+    ops.gemm(k, w.bytes.data(), w.stride, n_rows, x.bytes.data(), x.stride, n_tok, whole.data(), n_rows);
+    for (int64_t t = 0; t < n_tok; ++t) {
+      for (int64_t r = 0; r < n_rows; ++r) {
+        ops.gemm(k, w.bytes.data() + r * w.stride, w.stride, 1, x.bytes.data() + t * x.stride, x.stride, 1,
+                 &pieces[size_t(t * n_rows + r)], n_rows);
+      }
+    }
+    EXPECT_EQ(std::memcmp(whole.data(), pieces.data(), whole.size() * sizeof(float)), 0) << moxie::dtype_name(tol.type);
   }
 }
 

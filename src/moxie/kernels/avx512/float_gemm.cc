@@ -4,7 +4,8 @@
 //
 // Blocking: a tile of kRowTile weight rows x kTokTile activation rows keeps kRowTile*kTokTile
 // accumulators in registers, so each weight vector loaded is used kTokTile times. Row tiles
-// are the outer loop: the tile's rows stay in L1 while the token tiles stream past.
+// are the outer loop, then blocks of k sized so the tile's rows stay in L1 while the token
+// tiles stream past (for k = 4096 BF16 the whole rows would not fit).
 // Every output owns one accumulator whose sequence of operations does not depend on the tile
 // it sits in, so results are bit-identical however callers split rows and tokens.
 #include <immintrin.h>
@@ -58,15 +59,18 @@ struct Bf16Weights {
   static __m512 fma(__m512 acc, WVec w, XVec x) { return _mm512_dpbf16_ps(acc, (__m512bh)w, (__m512bh)x); }
 };
 
-// C[t][r] for R weight rows x T tokens over the full k (a masked step covers the tail).
+// Adds elements [i0, i1) of R weight rows x T tokens into the accumulators acc[t * kRowTile + r],
+// which live in memory between calls so that a long k can be cut into L1-sized blocks. i0 is a
+// multiple of kStep; a last partial step (i1 == k) is masked. The order of operations on each
+// accumulator lane does not depend on the blocking, so results do not either.
 template <class K, int R, int T>
-void tile(int64_t k, const char* w, int64_t w_stride, const char* x, int64_t x_stride, float* c,
-          int64_t c_stride) {
+void accumulate(int64_t i0, int64_t i1, const char* w, int64_t w_stride, const char* x, int64_t x_stride,
+                __m512* acc_mem) {
   __m512 acc[R][T];
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + K::kStep <= k; i += K::kStep) {
+    for (int t = 0; t < T; ++t) acc[r][t] = acc_mem[t * kRowTile + r];
+  int64_t i = i0;
+  for (; i + K::kStep <= i1; i += K::kStep) {
     typename K::XVec xv[T];
     for (int t = 0; t < T; ++t) xv[t] = K::load_x(x + t * x_stride + i * K::kXBytes);
     for (int r = 0; r < R; ++r) {
@@ -74,8 +78,8 @@ void tile(int64_t k, const char* w, int64_t w_stride, const char* x, int64_t x_s
       for (int t = 0; t < T; ++t) acc[r][t] = K::fma(acc[r][t], wv, xv[t]);
     }
   }
-  if (i < k) {
-    const int64_t n = k - i;
+  if (i < i1) {
+    const int64_t n = i1 - i;
     typename K::XVec xv[T];
     for (int t = 0; t < T; ++t) xv[t] = K::load_x(x + t * x_stride + i * K::kXBytes, n);
     for (int r = 0; r < R; ++r) {
@@ -84,32 +88,62 @@ void tile(int64_t k, const char* w, int64_t w_stride, const char* x, int64_t x_s
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) c[t * c_stride + r] = _mm512_reduce_add_ps(acc[r][t]);
+    for (int t = 0; t < T; ++t) acc_mem[t * kRowTile + r] = acc[r][t];
 }
 
-using TileFn = void (*)(int64_t, const char*, int64_t, const char*, int64_t, float*, int64_t);
+using AccumulateFn = void (*)(int64_t, int64_t, const char*, int64_t, const char*, int64_t, __m512*);
 
 // kTiles<K>[R-1][T-1] handles the ragged edges with exactly-sized tiles.
 template <class K>
-constexpr TileFn kTiles[kRowTile][kTokTile] = {
-    {tile<K, 1, 1>, tile<K, 1, 2>, tile<K, 1, 3>, tile<K, 1, 4>},
-    {tile<K, 2, 1>, tile<K, 2, 2>, tile<K, 2, 3>, tile<K, 2, 4>},
-    {tile<K, 3, 1>, tile<K, 3, 2>, tile<K, 3, 3>, tile<K, 3, 4>},
-    {tile<K, 4, 1>, tile<K, 4, 2>, tile<K, 4, 3>, tile<K, 4, 4>},
+constexpr AccumulateFn kTiles[kRowTile][kTokTile] = {
+    {accumulate<K, 1, 1>, accumulate<K, 1, 2>, accumulate<K, 1, 3>, accumulate<K, 1, 4>},
+    {accumulate<K, 2, 1>, accumulate<K, 2, 2>, accumulate<K, 2, 3>, accumulate<K, 2, 4>},
+    {accumulate<K, 3, 1>, accumulate<K, 3, 2>, accumulate<K, 3, 3>, accumulate<K, 3, 4>},
+    {accumulate<K, 4, 1>, accumulate<K, 4, 2>, accumulate<K, 4, 3>, accumulate<K, 4, 4>},
 };
+
+// Tokens whose accumulators are kept at once (kRowTile * kTokGroup vectors: 16 KiB of stack).
+constexpr int64_t kTokGroup = 64;
+// A k-block of one tile's weight rows and activation rows fits this much of L1 (48 KiB on Zen 5,
+// 32+ on others), so the rows stay there while the token tiles pass.
+constexpr int64_t kL1BlockBytes = 32 << 10;
+
+template <class K>
+int64_t k_block_elems(int64_t k) {
+  constexpr int64_t kBytesPerElem = kRowTile * K::kWBytes + kTokTile * K::kXBytes;
+  constexpr int64_t kElems = kL1BlockBytes / kBytesPerElem / K::kStep * K::kStep;
+  return k < kElems ? k : kElems;
+}
+
+// One row tile against tokens [0, n_tok) of x: k-blocks outer so the tile's weights stay in L1.
+template <class K>
+void row_tile(int64_t k, const char* w, int64_t w_stride, int64_t rows, const char* x, int64_t x_stride,
+              int64_t n_tok, float* c, int64_t c_stride) {
+  alignas(64) __m512 acc[kRowTile * kTokGroup];
+  const int64_t kb = k_block_elems<K>(k);
+  for (int64_t g0 = 0; g0 < n_tok; g0 += kTokGroup) {
+    const int64_t group = n_tok - g0 < kTokGroup ? n_tok - g0 : kTokGroup;
+    for (int64_t j = 0; j < group * kRowTile; ++j) acc[j] = _mm512_setzero_ps();
+    for (int64_t i0 = 0; i0 < k; i0 += kb) {
+      const int64_t i1 = k - i0 < kb ? k : i0 + kb;
+      for (int64_t t0 = 0; t0 < group; t0 += kTokTile) {
+        const int64_t toks = group - t0 < kTokTile ? group - t0 : kTokTile;
+        kTiles<K>[rows - 1][toks - 1](i0, i1, w, w_stride, x + (g0 + t0) * x_stride, x_stride, acc + t0 * kRowTile);
+      }
+    }
+    for (int64_t t = 0; t < group; ++t)
+      for (int64_t r = 0; r < rows; ++r) c[(g0 + t) * c_stride + r] = _mm512_reduce_add_ps(acc[t * kRowTile + r]);
+  }
+}
 
 template <class K>
 void gemm(int64_t k, const void* w, int64_t w_stride, int64_t n_rows, const void* x, int64_t x_stride,
           int64_t n_tok, float* c, int64_t c_stride) {
   const char* w_bytes = static_cast<const char*>(w);
-  const char* x_bytes = static_cast<const char*>(x);
   for (int64_t r0 = 0; r0 < n_rows; r0 += kRowTile) {
     const int64_t rows = n_rows - r0 < kRowTile ? n_rows - r0 : kRowTile;
-    for (int64_t t0 = 0; t0 < n_tok; t0 += kTokTile) {
-      const int64_t toks = n_tok - t0 < kTokTile ? n_tok - t0 : kTokTile;
-      kTiles<K>[rows - 1][toks - 1](k, w_bytes + r0 * w_stride, w_stride, x_bytes + t0 * x_stride, x_stride,
-                                    c + t0 * c_stride + r0, c_stride);
-    }
+    row_tile<K>(k, w_bytes + r0 * w_stride, w_stride, rows, static_cast<const char*>(x), x_stride, n_tok, c + r0,
+                c_stride);
   }
 }
 
