@@ -52,7 +52,7 @@ function confirmDelete(target: HTMLButtonElement, id: string, actions: SidebarAc
   target.textContent = "Delete?";
   setTimeout(() => {
     target.dataset.armed = "false";
-    target.textContent = "🗑";
+    target.textContent = "✕";
   }, 3000);
 }
 
@@ -69,7 +69,7 @@ function listItem(conversation: Conversation, active: boolean, actions: SidebarA
   rename.addEventListener("click", () => startRename(item, conversation, actions));
   const exportButton = button("export", "⤓", "Export as JSON");
   exportButton.addEventListener("click", () => actions.exportOne(conversation.id));
-  const remove = button("delete", "🗑", "Delete");
+  const remove = button("delete", "✕", "Delete");
   remove.addEventListener("click", () => confirmDelete(remove, conversation.id, actions));
   item.append(title, rename, exportButton, remove);
   return item;
