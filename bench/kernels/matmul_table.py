@@ -7,7 +7,8 @@ type x shape x batch x threads -> weight GB/s, % of the bandwidth measured in th
       --benchmark_filter='bandwidth|matmul/(q4_K|q8_0|bf16)/' --benchmark_min_time=0.2
   /usr/bin/python3 bench/kernels/matmul_table.py --json results.json
 
-Include 'bandwidth' in the filter, or the % column stays empty.
+Include 'bandwidth' in the filter, or the % column stays empty. cpu% is the calling thread's CPU
+time over wall time: well below 100 with 1 thread means another process took the core.
 """
 import json
 import subprocess
@@ -39,17 +40,18 @@ def main():
             bandwidth[threads] = b["GB"]
         elif parts[0] == "matmul":
             tok = int(args["tok"])
-            rows.append((parts[1], parts[2], tok, threads, b["GB"], b["GFLOP"], b["real_time"], b["time_unit"]))
+            cpu = 100.0 * b["cpu_time"] / b["real_time"]
+            rows.append((parts[1], parts[2], tok, threads, b["GB"], b["GFLOP"], b["real_time"], b["time_unit"], cpu))
     ctx = report.get("context", {})
     print(f"host: {ctx.get('host_name', '?')}, {ctx.get('num_cpus', '?')} CPUs @ {ctx.get('mhz_per_cpu', '?')} MHz")
     for t in sorted(bandwidth):
         print(f"measured read bandwidth, {t} thread(s): {bandwidth[t]:.1f} GB/s")
-    header = f"{'type':<7} {'shape':<24} {'tok':>4} {'thr':>3} {'GB/s':>7} {'%bw':>5} {'GFLOP/s':>8} {'time':>10}"
+    header = f"{'type':<7} {'shape':<24} {'tok':>4} {'thr':>3} {'GB/s':>7} {'%bw':>5} {'GFLOP/s':>8} {'time':>10} {'cpu%':>5}"
     print(header)
     print("-" * len(header))
-    for typ, shape, tok, thr, gbs, gflops, t, unit in rows:
+    for typ, shape, tok, thr, gbs, gflops, t, unit, cpu in rows:
         pct = f"{100.0 * gbs / bandwidth[thr]:.0f}" if thr in bandwidth else "-"
-        print(f"{typ:<7} {shape:<24} {tok:>4} {thr:>3} {gbs:>7.1f} {pct:>5} {gflops:>8.1f} {t:>8.1f}{unit}")
+        print(f"{typ:<7} {shape:<24} {tok:>4} {thr:>3} {gbs:>7.1f} {pct:>5} {gflops:>8.1f} {t:>8.1f}{unit} {cpu:>5.0f}")
 
 
 if __name__ == "__main__":
