@@ -179,6 +179,8 @@ export class ChatApp {
   }
 
   private touch(conversation: Conversation): void {
+    // A conversation deleted while its reply streamed must not come back when it ends.
+    if (!this.conversations.includes(conversation)) return;
     conversation.updated_ms = Date.now();
     store.saveConversation(conversation);
     this.conversations.sort((a, b) => b.updated_ms - a.updated_ms);

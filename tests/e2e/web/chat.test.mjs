@@ -2,8 +2,9 @@
 // switching model, usage and cost equal to what the server reported, edit/regenerate.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { launchBrowser, openPage, sendMessage, startServer, usageFromSse, waitForReplyDone } from "./harness.mjs";
+import { PHONE, launchBrowser, openPage, sendMessage, startServer, usageFromSse, waitForReplyDone } from "./harness.mjs";
 
 let server;
 let browser;
@@ -180,4 +181,52 @@ test("reasoning is collapsible and code blocks are highlighted with a copy butto
   await block.locator(".copy-code").click();
   await block.locator(".copy-code", { hasText: "Copied" }).waitFor();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), "def add(a, b):\n    return a + b\n");
+});
+
+test("a conversation exports as JSON with its messages and usage", async () => {
+  const page = await openPage(browser, server);
+  await sendMessage(page, "Export me");
+  await waitForReplyDone(page);
+  const item = page.locator("#conversation-list li", { hasText: "Export me" });
+  const download = page.waitForEvent("download");
+  await item.locator('[data-action="export"]').click();
+  const exported = JSON.parse(readFileSync(await (await download).path(), "utf8"));
+  assert.equal(exported.title, "Export me");
+  assert.deepEqual(exported.messages.map((m) => m.role), ["user", "assistant"]);
+  assert.equal(exported.messages[0].content, "Export me");
+  assert.ok(exported.messages[1].content.length > 0);
+  assert.equal(typeof exported.messages[1].usage.completion_tokens, "number");
+});
+
+test("on a phone the conversation list opens from the menu button", async () => {
+  const page = await openPage(browser, server, PHONE);
+  await sendMessage(page, "Phone chat");
+  await waitForReplyDone(page);
+  const sidebar = page.locator("#sidebar");
+  const offscreen = async () => (await sidebar.boundingBox()).x + (await sidebar.boundingBox()).width <= 0;
+  assert.ok(await offscreen(), "hidden to the left at first");
+  await page.locator("#open-sidebar").click();
+  await page.waitForFunction(() => document.querySelector("#sidebar").getBoundingClientRect().x >= 0);
+  await page.locator("#conversation-list li", { hasText: "Phone chat" }).locator(".title").click();
+  await page.waitForFunction(() => document.querySelector("#sidebar").getBoundingClientRect().right <= 0);
+  assert.equal(await page.locator("article.message.user .content").innerText(), "Phone chat");
+});
+
+test("settings: system prompt and sampling go into the request and are kept", async () => {
+  const page = await openPage(browser, server);
+  await page.locator("#open-settings").click();
+  await page.locator("#set-system").fill("You are terse.");
+  await page.locator("#set-temperature").fill("0.3");
+  await page.locator("#set-max-tokens").fill("64");
+  await page.locator("#settings-save").click();
+  const body = (await sendMessage(page, "With settings")).postDataJSON();
+  assert.deepEqual(body.messages[0], { role: "system", content: "You are terse." });
+  assert.equal(body.temperature, 0.3);
+  assert.equal(body.max_tokens, 64);
+  assert.equal(body.top_p, undefined, "an empty field leaves the server's default");
+  await waitForReplyDone(page);
+  await page.reload();
+  await page.locator("#open-settings").click();
+  assert.equal(await page.locator("#set-system").inputValue(), "You are terse.");
+  await page.locator("#settings-cancel").click();
 });
