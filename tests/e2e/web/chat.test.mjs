@@ -103,6 +103,7 @@ test("switching model sends the new model and labels the reply with it", async (
   await waitForReplyDone(page);
   assert.match(await lastReply(page).locator(".role").innerText(), new RegExp(`· ${other}$`));
   await page.reload();
+  await page.locator("#model-select option").first().waitFor({ state: "attached" }); // the list arrives async
   assert.equal(await page.locator("#model-select").inputValue(), other, "the choice is kept");
 });
 
