@@ -76,6 +76,10 @@ void check_weight_shape(const TensorView& w, const PackedActivations& x, int64_t
     throw Error(where + ": weight rows hold " + std::to_string(w.ne[0]) + " elements but activations hold " +
                 std::to_string(x.k));
   }
+  if (w.ne[0] % dtype_info(w.type).block_size != 0) {
+    throw Error(where + ": weight rows of " + std::to_string(w.ne[0]) + " elements are not whole blocks of " +
+                std::to_string(dtype_info(w.type).block_size));
+  }
   if (x.type != ops.act_type) {
     throw Error(where + ": activations are packed as " + std::string(dtype_name(x.type)) + ", the kernel wants " +
                 std::string(dtype_name(ops.act_type)));
