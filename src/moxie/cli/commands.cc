@@ -16,6 +16,8 @@ const std::vector<RegisterFn>& all_commands() {
       register_tokenize,
       register_template,
       register_synth,
+      register_keys,
+      register_usage,
       register_logits,
   };
   return commands;

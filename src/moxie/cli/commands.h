@@ -21,6 +21,8 @@ void register_inspect(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_template(CLI::App& app);
 void register_synth(CLI::App& app);
+void register_keys(CLI::App& app);
+void register_usage(CLI::App& app);
 void register_logits(CLI::App& app);
 
 }  // namespace moxie::cli

@@ -1,5 +1,8 @@
 #include "moxie/server/metering/store.h"
 
+#include <cstdlib>
+#include <filesystem>
+
 #include "moxie/core/error.h"
 
 namespace moxie::metering {
@@ -14,6 +17,17 @@ Store::Store(const std::string& url, const StoreOptions& options) {
 }
 
 Store::~Store() = default;
+
+std::string default_database_url() {
+  if (const char* env = std::getenv("MOXIE_DB"); env && *env) return env;
+  const char* home = std::getenv("HOME");
+  if (!home || !*home) throw Error("metering database: set --db or MOXIE_DB (no $HOME for the default)");
+  const std::filesystem::path dir = std::filesystem::path(home) / ".local/share/moxie";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(dir.string() + ": cannot create the metering folder: " + ec.message());
+  return (dir / "metering.db").string();
+}
 
 std::unique_ptr<SqlDb> Store::acquire() {
   std::unique_lock<std::mutex> lock(mutex_);

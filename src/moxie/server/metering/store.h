@@ -77,6 +77,10 @@ class Store {
   std::vector<std::unique_ptr<SqlDb>> idle_;
 };
 
+// Where `moxie keys`, `moxie usage` and `moxie serve` keep the ledger unless --db says:
+// $MOXIE_DB if set, else $HOME/.local/share/moxie/metering.db (folder created).
+std::string default_database_url();
+
 // Applies every migration newer than the database's version; returns the version now.
 // Defined in schema.cc.
 int migrate(SqlDb& db);
