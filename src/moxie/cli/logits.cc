@@ -107,7 +107,13 @@ int run_logits(const LogitsArgs& a) {
   std::printf("\n");
   const float* last = logits.data() + (ids.size() - 1) * size_t(c.n_vocab);
   print_top(last, c.n_vocab, 5);
-  if (a.expert_stats) std::printf("expert hits (tokens per expert):\n%s", stats.to_text().c_str());
+  if (a.expert_stats) {
+    if (c.is_moe()) {
+      std::printf("expert hits (tokens per expert):\n%s", stats.to_text().c_str());
+    } else {
+      std::printf("expert hits: none (%s is a dense model)\n", arch_name(c.arch));
+    }
+  }
   if (!a.out.empty()) {
     write_f32(a.out, a.all ? logits : std::vector<float>(last, last + c.n_vocab));
   }
