@@ -19,6 +19,10 @@ const std::vector<RegisterFn>& all_commands() {
       register_keys,
       register_usage,
       register_logits,
+      register_run,
+      register_chat,
+      register_bench,
+      register_perplexity,
   };
   return commands;
 }

@@ -24,5 +24,9 @@ void register_synth(CLI::App& app);
 void register_keys(CLI::App& app);
 void register_usage(CLI::App& app);
 void register_logits(CLI::App& app);
+void register_run(CLI::App& app);
+void register_chat(CLI::App& app);
+void register_bench(CLI::App& app);
+void register_perplexity(CLI::App& app);
 
 }  // namespace moxie::cli

@@ -1,0 +1,28 @@
+#pragma once
+// Weights stay in the GGUF file's read-only mapping and are used in place: nothing is
+// copied at load, resident memory grows as pages are first touched (weights + KV cache),
+// and a model larger than RAM still runs from the page cache, only slower. These helpers
+// let a front end pre-fault the weights (with progress), pin them, or warn about size.
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace moxie {
+
+class GgufFile;
+
+uint64_t physical_memory_bytes();  // 0 when the system does not say
+uint64_t tensor_data_bytes(const GgufFile& file);  // all tensors, as stored
+
+// Reads one byte of every page of every tensor, so later passes find the weights in
+// memory. progress(done_bytes, total_bytes) is called now and then and at the end.
+void touch_weights(const GgufFile& file, const std::function<void(uint64_t, uint64_t)>& progress = {});
+
+// mlock()s the tensor data so the kernel cannot page it out. Throws moxie::Error with the
+// reason (usually RLIMIT_MEMLOCK: raise it with `ulimit -l`) when the kernel refuses.
+void lock_weights(const GgufFile& file);
+
+// A line warning that the file is larger than physical memory, or empty when it fits.
+std::string memory_warning(const GgufFile& file);
+
+}  // namespace moxie
