@@ -155,7 +155,8 @@ Admission admit(Store& store, const AdmitInput& in) {
 
 Settlement settle(Store& store, const std::string& reservation_id, const PriceSheet& prices,
                   const RequestUsage& usage, int64_t now_us) {
-  auto settled = store.write([&](SqlDb& db) { return settle_if_open(db, reservation_id, prices, usage, now_us); });
+  auto settled = store.write([&](SqlDb& db) { return settle_if_open(db, reservation_id, prices, usage, now_us); },
+                             /*durable=*/true);
   if (!settled) throw Error("reservation '" + reservation_id + "' is not open (already settled, or recovered)");
   return *settled;
 }
@@ -172,7 +173,8 @@ int recover_interrupted(Store& store, const std::string& instance, int64_t stale
     usage.tokens = TokenCounts{as_int(row[1]), 0, 0};
     usage.status = UsageStatus::interrupted;
     // Another replica recovering the same stale reservation may win; that is fine.
-    if (store.write([&](SqlDb& db) { return settle_if_open(db, as_text(row[0]), prices, usage, now_us); })) ++settled;
+    if (store.write([&](SqlDb& db) { return settle_if_open(db, as_text(row[0]), prices, usage, now_us); }, true))
+      ++settled;
   }
   // Buckets idle for a minute are full again; dropping them forgets nothing.
   store.write([&](SqlDb& db) {

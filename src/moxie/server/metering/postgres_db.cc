@@ -84,7 +84,7 @@ class PostgresDb final : public SqlDb {
     return rows;
   }
 
-  void begin_write() override {
+  void begin_write(bool /*durable: always, with the server's default synchronous_commit*/) override {
     guarded([&] { tx_ = std::make_unique<pqxx::work>(*conn_); });
   }
   void commit() override {

@@ -71,7 +71,7 @@ constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
 }  // namespace
 
 int migrate(SqlDb& db) {
-  db.begin_write();
+  db.begin_write(/*durable=*/true);
   try {
     // Replicas starting together on PostgreSQL queue here instead of racing the DDL.
     if (db.dialect() == SqlDialect::postgres) db.query("SELECT pg_advisory_xact_lock(7007)", {});

@@ -35,7 +35,9 @@ class SqlDb {
   // A transaction that takes the write lock at once (SQLite BEGIN IMMEDIATE), so two
   // writers never both read a budget and then both spend it. On PostgreSQL rows are
   // additionally locked with the dialect's "FOR UPDATE" (see for_update()).
-  virtual void begin_write() = 0;
+  // durable: the commit must reach the disk (fsync), not only the OS, before it returns
+  // (SQLite with SqliteOptions::fsync_settlements; PostgreSQL commits are always synced).
+  virtual void begin_write(bool durable) = 0;
   virtual void commit() = 0;
   virtual void rollback() noexcept = 0;
   // " FOR UPDATE" on PostgreSQL, "" on SQLite (whose transaction already holds the lock).
@@ -43,9 +45,10 @@ class SqlDb {
 };
 
 struct SqliteOptions {
-  // FULL: every commit is fsync'ed, so a completed request's usage row survives a power
-  // loss. NORMAL: commits survive a killed process but not a power loss; faster.
-  bool sync_full = true;
+  // Every commit is in the WAL file (so in the OS) before it returns: it survives a killed
+  // process. With fsync_settlements, settlements (the usage rows) are also fsync'ed, so
+  // they survive a power loss too, at the cost of one disk flush per request.
+  bool fsync_settlements = false;
   int busy_timeout_ms = 30'000;
 };
 

@@ -13,7 +13,8 @@ namespace {
 
 class SqliteDb final : public SqlDb {
  public:
-  SqliteDb(const std::string& path, const SqliteOptions& options) : path_(path) {
+  SqliteDb(const std::string& path, const SqliteOptions& options)
+      : path_(path), fsync_settlements_(options.fsync_settlements) {
     const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                                    nullptr);
     if (rc != SQLITE_OK) {
@@ -24,7 +25,7 @@ class SqliteDb final : public SqlDb {
     sqlite3_busy_timeout(db_, options.busy_timeout_ms);
     try {
       exec_script("PRAGMA journal_mode=WAL");
-      exec_script(options.sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+      exec_script("PRAGMA synchronous=NORMAL");
     } catch (...) {
       sqlite3_close(db_);
       throw;
@@ -68,7 +69,15 @@ class SqliteDb final : public SqlDb {
     }
   }
 
-  void begin_write() override { exec_script("BEGIN IMMEDIATE"); }
+  void begin_write(bool durable) override {
+    // In WAL mode FULL syncs the log at commit, and with it every earlier NORMAL commit.
+    const bool full = durable && fsync_settlements_;
+    if (full != synchronous_full_) {
+      exec_script(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+      synchronous_full_ = full;
+    }
+    exec_script("BEGIN IMMEDIATE");
+  }
   void commit() override { exec_script("COMMIT"); }
   void rollback() noexcept override {
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -117,6 +126,8 @@ class SqliteDb final : public SqlDb {
   }
 
   std::string path_;
+  bool fsync_settlements_ = false;
+  bool synchronous_full_ = false;
   sqlite3* db_ = nullptr;
   std::map<std::string, sqlite3_stmt*, std::less<>> statements_;
 };

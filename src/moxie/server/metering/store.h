@@ -40,11 +40,11 @@ class Store {
   }
 
   // Runs f(SqlDb&) inside a write transaction: committed when f returns, rolled back
-  // when it throws.
+  // when it throws. durable: see SqlDb::begin_write.
   template <typename F>
-  auto write(F&& f) {
+  auto write(F&& f, bool durable = false) {
     Lease lease(*this);
-    lease.db->begin_write();
+    lease.db->begin_write(durable);
     try {
       if constexpr (std::is_void_v<decltype(f(*lease.db))>) {
         f(*lease.db);
