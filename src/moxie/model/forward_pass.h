@@ -41,7 +41,7 @@ enum class Buf {
   logits_in,                       // final normed rows whose logits are wanted
   mla_q_lora,                      // MLA: compressed query [n_tok][q_lora]
   mla_latent,                      // MLA: per head [n_head][n_tok][kv_lora], q_abs then o_lat
-  mla_head_io,                     // MLA: one head's rows [n_tok][max(nope, v_head)]
+  mla_head_io,                     // MLA: per-thread converted activations of per-head products
   count
 };
 

@@ -2,15 +2,19 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <string>
 
+#include "moxie/core/error.h"
 #include "moxie/core/thread_pool.h"
+#include "moxie/gguf/reader.h"
 #include "moxie/kernels/api.h"
-#include "moxie/kernels/matmul.h"
 #include "moxie/model/config.h"
 #include "moxie/model/forward_pass.h"
 #include "moxie/model/layers/linear.h"
 #include "moxie/model/layers/rope.h"
+#include "moxie/model/tensor_specs.h"
 #include "moxie/model/weights.h"
 
 namespace moxie {
@@ -19,6 +23,12 @@ namespace {
 // Heads attended together per work item: each cached latent row (kv_lora floats, 2 KiB for
 // V3) is then read from memory once per 8 heads instead of once per head.
 constexpr int64_t kHeadBlock = 8;
+// Per-head products: activation rows start on a cache line; tokens go through in tiles
+// (the matmul driver's largest token tile) so a tile's converted rows stay in cache.
+constexpr int64_t kActAlign = 64;
+constexpr int64_t kTokTile = 64;
+
+int64_t round_up(int64_t n, int64_t a) { return (n + a - 1) / a * a; }
 
 // Sizes of one MLA layer, in floats.
 struct MlaDims {
@@ -58,26 +68,39 @@ void store_latents(ForwardPass& p, int64_t il, const MlaDims& d, const float* kv
   }
 }
 
-// latent [H][n_tok][kv_lora]: q_abs_h = W_UK[h]^T q_nope_h for every token, one matmul per head.
-void absorb_queries(ForwardPass& p, const MlaWeights& w, const MlaDims& d, const float* q, float* latent) {
-  float* q_nope = p.ws().get(Buf::mla_head_io, p.n_tok * std::max(d.nope, d.v_head));
-  for (int64_t h = 0; h < d.n_head; ++h) {
-    for (int64_t t = 0; t < p.n_tok; ++t) {
-      std::memcpy(q_nope + t * d.nope, q + t * d.q_row() + h * d.dk(), size_t(d.nope) * sizeof(float));
-    }
-    linear(p, kernels::expert_matrix(w.k_b, h), q_nope, p.n_tok, latent + h * p.n_tok * d.kv_lora);
-  }
-}
+// Where head h's row for token t lives: base + t * tok_stride + h * head_stride (floats).
+struct HeadRows {
+  int64_t tok_stride, head_stride;
+};
 
-// heads [n_tok][H * v_head]: o_h = W_UV[h] o_lat_h, one matmul per head.
-void expand_outputs(ForwardPass& p, const MlaWeights& w, const MlaDims& d, const float* latent, float* heads) {
-  float* o = p.ws().get(Buf::mla_head_io, p.n_tok * std::max(d.nope, d.v_head));
-  for (int64_t h = 0; h < d.n_head; ++h) {
-    linear(p, kernels::expert_matrix(w.v_b, h), latent + h * p.n_tok * d.kv_lora, p.n_tok, o);
-    for (int64_t t = 0; t < p.n_tok; ++t) {
-      std::memcpy(heads + t * d.n_head * d.v_head + h * d.v_head, o + t * d.v_head, size_t(d.v_head) * sizeof(float));
+// y(h, t) [n_rows] = W_h x(h, t) [k] for every head h of a stacked {k, n_rows, H} weight
+// (attn_k_b, attn_v_b). Heads are split across the pool and each head's product runs on one
+// thread: one dispatch per layer instead of one per head (decode makes H tiny products), and
+// every thread streams its own heads' weights. Rows are read and written in place (strided).
+void per_head_matmul(ForwardPass& p, const TensorView& w, const float* x, const HeadRows& xr, float* y,
+                     const HeadRows& yr) {
+  const kernels::WeightOps& ops = p.kt.weights[uint32_t(w.type)];
+  const int64_t k = w.ne[0], n_rows = w.ne[1], n_head = w.ne[2];
+  const int64_t act_stride = round_up(row_bytes(ops.act_type, k), kActAlign);
+  const int64_t per_thread = act_stride * std::min(p.n_tok, kTokTile);  // bytes
+  const int n_threads = p.pool().size();
+  float* buf = p.ws().get(Buf::mla_head_io, (n_threads * per_thread + kActAlign) / int64_t(sizeof(float)) + 1);
+  char* base = reinterpret_cast<char*>(round_up(int64_t(reinterpret_cast<uintptr_t>(buf)), kActAlign));
+  p.pool().run([&](int ith, int nth) {
+    int64_t h0, h1;
+    ThreadPool::split(n_head, ith, nth, &h0, &h1);
+    char* act = base + ith * per_thread;
+    for (int64_t h = h0; h < h1; ++h) {
+      for (int64_t t0 = 0; t0 < p.n_tok; t0 += kTokTile) {
+        const int64_t n = std::min(kTokTile, p.n_tok - t0);
+        for (int64_t t = 0; t < n; ++t) {
+          ops.to_act(x + (t0 + t) * xr.tok_stride + h * xr.head_stride, act + t * act_stride, k);
+        }
+        ops.gemm(k, w.row(0, h), w.nb[1], n_rows, act, act_stride, n, y + t0 * yr.tok_stride + h * yr.head_stride,
+                 yr.tok_stride);
+      }
     }
-  }
+  });
 }
 
 // What one work item reads: token t's queries and its sequence's cached rows [0, n_pos).
@@ -130,6 +153,19 @@ void attend_all(ForwardPass& p, int64_t il, const MlaDims& d, const float* q, fl
   });
 }
 
+// per_head_matmul calls the kernels directly, so the block check matmul would make is made
+// here, at load: a head's rows must be whole blocks of the weight type and its activation type.
+void check_head_rows(const WeightLoader& loader, const TensorView& w, const char* base, int64_t il) {
+  const kernels::WeightOps& ops = kernels::active().weights[uint32_t(w.type)];
+  for (DType t : {w.type, ops.act_type}) {
+    if (w.ne[0] % dtype_info(t).block_size != 0) {
+      throw Error(loader.file().path() + ": tensor \"" + layer_tensor_name(il, base) + "\" has rows of " +
+                  std::to_string(w.ne[0]) + " elements, not whole " + std::string(dtype_name(t)) + " blocks of " +
+                  std::to_string(dtype_info(t).block_size));
+    }
+  }
+}
+
 }  // namespace
 
 MlaWeights load_mla_weights(WeightLoader& w, const ModelConfig& c, int64_t il) {
@@ -145,6 +181,8 @@ MlaWeights load_mla_weights(WeightLoader& w, const ModelConfig& c, int64_t il) {
   m.kv_a_norm = w.vector(il, "attn_kv_a_norm");
   m.k_b = w.matrix(il, "attn_k_b");
   m.v_b = w.matrix(il, "attn_v_b");
+  check_head_rows(w, m.k_b, "attn_k_b", il);
+  check_head_rows(w, m.v_b, "attn_v_b", il);
   m.o = w.matrix(il, "attn_output");
   return m;
 }
@@ -178,11 +216,14 @@ void attention_mla(ForwardPass& p, int64_t il, const MlaWeights& w, const kernel
   apply_rope(p, rope, kv_a + d.kv_lora, 1, d.kv_a_row(), d.kv_a_row());
   store_latents(p, il, d, kv_a);
 
+  // latent [H][n_tok][kv_lora]: q_abs_h = W_UK[h]^T q_nope_h, then o_lat_h in place.
   float* latent = p.ws().get(Buf::mla_latent, d.n_head * p.n_tok * d.kv_lora);
-  absorb_queries(p, w, d, q, latent);
+  const HeadRows latent_rows{d.kv_lora, p.n_tok * d.kv_lora};
+  per_head_matmul(p, w.k_b, q, {d.q_row(), d.dk()}, latent, latent_rows);
   attend_all(p, il, d, q, softmax_scale, latent);
+  // heads [n_tok][H * v_head]: o_h = W_UV[h] o_lat_h.
   float* heads = p.ws().get(Buf::heads, p.n_tok * d.n_head * d.v_head);
-  expand_outputs(p, w, d, latent, heads);
+  per_head_matmul(p, w.v_b, latent, latent_rows, heads, {d.n_head * d.v_head, d.v_head});
   p.trace("attn_heads", il, heads, d.n_head * d.v_head);
   linear(p, w.o, heads, p.n_tok, out);
 }
