@@ -19,6 +19,7 @@ const std::vector<RegisterFn>& all_commands() {
       register_keys,
       register_usage,
       register_logits,
+      register_serve,
       register_run,
       register_chat,
       register_bench,

@@ -24,6 +24,7 @@ void register_synth(CLI::App& app);
 void register_keys(CLI::App& app);
 void register_usage(CLI::App& app);
 void register_logits(CLI::App& app);
+void register_serve(CLI::App& app);
 void register_run(CLI::App& app);
 void register_chat(CLI::App& app);
 void register_bench(CLI::App& app);
