@@ -167,8 +167,8 @@ json parse_json_object(std::string_view body) {
   json b;
   try {
     b = json::parse(body.begin(), body.end());
-  } catch (const json::parse_error& e) {
-    // Also covers invalid UTF-8 inside strings, which nlohmann's parser rejects.
+  } catch (const json::exception& e) {
+    // Also covers numbers beyond double's range and invalid UTF-8 inside strings, which nlohmann's parser rejects.
     throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what(), {}, "invalid_json");
   }
   if (!b.is_object()) throw ApiError(400, "the request body must be a JSON object", {}, "invalid_json");
