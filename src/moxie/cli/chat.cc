@@ -7,11 +7,15 @@
 //   /system TEXT    set the system message and start over
 //   /stats          timings of the last answer and the context in use
 //   /help, /exit
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -32,17 +36,80 @@ using ojson = nlohmann::ordered_json;
 
 std::atomic<bool> g_interrupted{false};  // set by SIGINT; lock-free, so safe in a handler
 static_assert(std::atomic<bool>::is_always_lock_free);
+int g_wake_fd = -1;  // write end of the self-pipe: SIGINT wakes a reader blocked at the prompt
 
-extern "C" void on_sigint(int) { g_interrupted.store(true); }
+extern "C" void on_sigint(int) {
+  g_interrupted.store(true);
+  const int saved = errno;
+  const char byte = 1;
+  [[maybe_unused]] const ssize_t n = write(g_wake_fd, &byte, 1);  // non-blocking; a full pipe is fine
+  errno = saved;
+}
 
-// SIGINT sets the flag instead of ending the program. No SA_RESTART: a blocked read of the
-// prompt returns with EINTR, so Ctrl-C at the prompt is noticed too.
-void install_sigint_handler() {
-  struct sigaction sa {};
-  sa.sa_handler = on_sigint;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;
-  sigaction(SIGINT, &sa, nullptr);
+// Reads prompt lines from stdin and notices Ctrl-C while waiting for one. A signal that
+// lands between printing the prompt and blocking in read() would be lost with a plain
+// fgets; the self-pipe makes poll() see it whenever it came.
+class LineReader {
+ public:
+  enum class Input { line, interrupted, end };
+
+  LineReader() {
+    if (pipe(fds_) != 0) throw Error("chat: cannot create the signal pipe");
+    for (int fd : fds_) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    g_wake_fd = fds_[1];
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);  // SIGINT stops an answer instead of the program
+  }
+  ~LineReader() {
+    signal(SIGINT, SIG_DFL);
+    close(fds_[0]);
+    close(fds_[1]);
+  }
+
+  // Forgets interrupts that arrived before now (e.g. the one that stopped an answer).
+  void drain_interrupts() {
+    char buf[64];
+    while (read(fds_[0], buf, sizeof buf) > 0) {
+    }
+    g_interrupted.store(false);
+  }
+
+  Input read_line(std::string* line);
+
+ private:
+  int fds_[2] = {-1, -1};
+  std::string pending_;  // bytes read past the last line
+  bool eof_ = false;
+};
+
+LineReader::Input LineReader::read_line(std::string* line) {
+  for (;;) {
+    if (const size_t nl = pending_.find('\n'); nl != std::string::npos) {
+      *line = pending_.substr(0, nl);
+      pending_.erase(0, nl + 1);
+      return Input::line;
+    }
+    if (eof_) {
+      if (pending_.empty()) return Input::end;
+      line->swap(pending_);
+      pending_.clear();
+      return Input::line;
+    }
+    pollfd polls[2] = {{STDIN_FILENO, POLLIN, 0}, {fds_[0], POLLIN, 0}};
+    if (poll(polls, 2, -1) < 0 && errno != EINTR) throw Error("chat: waiting for input failed");
+    if (polls[1].revents & POLLIN) {
+      drain_interrupts();
+      return Input::interrupted;
+    }
+    if (polls[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[4096];
+      const ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+      if (n > 0) pending_.append(buf, size_t(n));
+      else if (n == 0 || errno != EINTR) eof_ = true;
+    }
+  }
 }
 
 struct ChatArgs {
@@ -50,27 +117,6 @@ struct ChatArgs {
   SamplingArgs sampling;
   std::string system;
 };
-
-enum class Input { line, interrupted, end };
-
-Input read_line(std::string* line) {
-  line->clear();
-  char buf[4096];
-  for (;;) {
-    errno = 0;
-    if (std::fgets(buf, sizeof buf, stdin) == nullptr) {
-      const bool interrupted = errno == EINTR || g_interrupted.load();
-      std::clearerr(stdin);
-      if (interrupted) return Input::interrupted;
-      return line->empty() ? Input::end : Input::line;
-    }
-    *line += buf;
-    if (!line->empty() && line->back() == '\n') {
-      line->pop_back();
-      return Input::line;
-    }
-  }
-}
 
 class ChatSession {
  public:
@@ -130,7 +176,6 @@ void ChatSession::answer(const std::string& user_text) {
   GenerateResult r;
   try {
     const std::vector<int32_t> ids = m_.encode_chat(messages_, true);
-    g_interrupted.store(false);
     r = gen_.generate(ids, options_, [](std::string_view piece) {
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
@@ -160,17 +205,17 @@ int run_chat(const ChatArgs& a) {
   LoadedModel m = load_model(a.model);
   ThreadPool pool(thread_count(a.model.threads));
   ChatSession session(a, m, pool);
-  install_sigint_handler();
+  LineReader input;
   std::fprintf(stderr, "moxie chat: %s (%s chat template). /help for commands, Ctrl-C stops an answer, Ctrl-D quits.\n",
                a.model.path.c_str(), m.template_origin().c_str());
   std::string line;
   for (;;) {
+    input.drain_interrupts();  // before the prompt shows: a Ctrl-C after it must count
     std::printf("> ");
     std::fflush(stdout);
-    const Input in = read_line(&line);
-    if (in == Input::end) break;
-    if (in == Input::interrupted) {
-      g_interrupted.store(false);
+    const LineReader::Input in = input.read_line(&line);
+    if (in == LineReader::Input::end) break;
+    if (in == LineReader::Input::interrupted) {
       std::printf("\n(type /exit or press Ctrl-D to quit)\n");
       continue;
     }
