@@ -24,6 +24,7 @@ const std::vector<RegisterFn>& all_commands() {
       register_chat,
       register_bench,
       register_perplexity,
+      register_eval,
   };
   return commands;
 }

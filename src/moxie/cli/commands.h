@@ -29,5 +29,6 @@ void register_run(CLI::App& app);
 void register_chat(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_perplexity(CLI::App& app);
+void register_eval(CLI::App& app);
 
 }  // namespace moxie::cli
