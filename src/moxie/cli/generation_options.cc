@@ -1,5 +1,7 @@
 #include "moxie/cli/generation_options.h"
 
+#include <algorithm>
+
 #include <CLI/CLI.hpp>
 
 #include "moxie/cli/progress_bar.h"
@@ -17,7 +19,7 @@ void add_model_options(CLI::App& cmd, ModelArgs& a, bool warmup_default, bool wi
   if (with_threads) {
     cmd.add_option("-t,--threads", a.threads, "threads (default: physical cores)")->check(CLI::NonNegativeNumber);
   }
-  cmd.add_option("-c,--ctx", a.n_ctx, "context size in tokens (default: the model's training context)")
+  cmd.add_option("-c,--ctx", a.n_ctx, "context size in tokens (default: the training context, at most 4096)")
       ->check(CLI::NonNegativeNumber);
   cmd.add_flag("--mlock", a.mlock, "lock the weights in memory so they are never paged out");
   cmd.add_flag("--warmup,!--no-warmup", a.warmup,
@@ -47,6 +49,11 @@ void add_sampling_options(CLI::App& cmd, SamplingArgs& a) {
 }
 
 int thread_count(int requested) { return requested > 0 ? requested : physical_core_count(); }
+
+int64_t context_size(const ModelArgs& a, const LoadedModel& m) {
+  constexpr int64_t kDefaultContext = 4096;
+  return a.n_ctx > 0 ? a.n_ctx : std::min(m.model().config().n_ctx_train, kDefaultContext);
+}
 
 LoadedModel load_model(const ModelArgs& a) {
   LoadedModel m = LoadedModel::load(a.path);

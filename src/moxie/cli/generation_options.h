@@ -23,7 +23,7 @@ namespace moxie::cli {
 struct ModelArgs {
   std::string path;
   int threads = 0;      // 0: physical cores
-  int64_t n_ctx = 0;    // 0: the model's training context
+  int64_t n_ctx = 0;    // 0: context_size() picks
   bool mlock = false;
   bool warmup = false;  // touch every weight page at load, with a progress bar
 };
@@ -54,6 +54,9 @@ void add_model_options(CLI::App& cmd, ModelArgs& a, bool warmup_default, bool wi
 void add_sampling_options(CLI::App& cmd, SamplingArgs& a);
 
 int thread_count(int requested);  // requested, or the physical core count when 0
+// -c when given, else the model's training context capped at 4096 tokens (llama.cpp's
+// default): the f32 KV cache of a 128k-token context would not fit most machines.
+int64_t context_size(const ModelArgs& a, const LoadedModel& m);
 // Opens the model, warns when it is larger than RAM, then warms up and locks as asked.
 LoadedModel load_model(const ModelArgs& a);
 GenerateOptions make_generate_options(const SamplingArgs& a, const LoadedModel& m);
