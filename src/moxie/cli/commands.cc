@@ -25,6 +25,8 @@ const std::vector<RegisterFn>& all_commands() {
       register_bench,
       register_perplexity,
       register_eval,
+      register_convert,
+      register_quantize,
   };
   return commands;
 }

@@ -30,5 +30,7 @@ void register_chat(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_perplexity(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_convert(CLI::App& app);
+void register_quantize(CLI::App& app);
 
 }  // namespace moxie::cli
