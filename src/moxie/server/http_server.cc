@@ -98,6 +98,21 @@ void HttpServer::shutdown() {
   }
 }
 
+void HttpServer::add_get_route(const std::string& path, GetRoute handler) {
+  impl_->http.Get(path, [this, path, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+    RouteRequest r{req.get_header_value("Authorization"), {}, req.remote_addr};
+    for (const auto& [name, value] : req.params) r.params.emplace_back(name, value);
+    try {
+      const RouteResponse answer = handler(r);
+      if (answer.retry_after_s > 0) res.set_header("Retry-After", std::to_string(answer.retry_after_s));
+      send_json(res, answer.status, answer.body);
+    } catch (const std::exception& e) {
+      send_error(res, ApiError(500, e.what()));
+    }
+    impl_->metrics.observe_status(path, res.status);
+  });
+}
+
 std::string HttpServer::Impl::render_metrics() {
   std::map<std::string, EngineStats> stats;
   for (auto& m : models) stats[m->alias] = m->engine->stats();
@@ -156,9 +171,13 @@ void HttpServer::Impl::add_routes() {
   http.Post("/detokenize", guarded("detokenize", [this](const auto& q, auto& r) { handle_detokenize(q, r); }));
   http.Get("/v1/models", guarded("models", [this](const auto&, auto& r) {
     json data = json::array();
-    for (auto& m : models)
-      data.push_back({{"id", m->alias}, {"object", "model"}, {"created", m->created}, {"owned_by", "moxie"},
-                      {"context_length", m->engine->options().n_ctx}});
+    for (auto& m : models) {
+      json entry = {{"id", m->alias}, {"object", "model"}, {"created", m->created}, {"owned_by", "moxie"},
+                    {"context_length", m->engine->options().n_ctx}};
+      const std::string pricing = owner->gate_ ? owner->gate_->pricing_json(m->alias) : std::string();
+      if (!pricing.empty()) entry["pricing"] = json::parse(pricing);
+      data.push_back(std::move(entry));
+    }
     send_json(r, 200, json{{"object", "list"}, {"data", data}}.dump());
   }));
   http.Get("/health", [this](const httplib::Request&, httplib::Response& r) {

@@ -9,9 +9,11 @@
 // Every error is OpenAI's error JSON with its status (400, 404, 413, 503 + Retry-After).
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "moxie/runtime/engine.h"
@@ -22,7 +24,6 @@ class LoadedModel;
 
 namespace moxie::server {
 
-class ApiError;
 class Metrics;
 
 // One model served under an alias.
@@ -41,8 +42,9 @@ struct ServerOptions {
   int64_t read_timeout_s = 30;             // slow clients are cut after this
 };
 
-// Where metering plugs in (src/moxie/server/metering's Meter, issue 7): authorize before a
-// request is queued, settle once with its final record. Thread-safe implementations only.
+// Where metering plugs in (src/moxie/server/meter_gate.h adapts metering::Meter, issue 7):
+// authorize before a request is queued, settle once with its final record before the final
+// usage is sent. Thread-safe implementations only.
 struct GateRequest {
   std::string authorization;  // the Authorization header, empty when absent
   std::string model;
@@ -51,14 +53,38 @@ struct GateRequest {
   std::string client;         // remote address
   std::string request_id;
 };
+// What is answered instead of running a refused request.
+struct GateRefusal {
+  int status = 0;             // 401, 402, 403, 429, 503
+  std::string body;           // OpenAI error JSON
+  int64_t retry_after_s = 0;  // > 0: sent as Retry-After
+};
 class RequestGate {
  public:
   virtual ~RequestGate() = default;
-  // An error to answer instead of running the request, or nothing to admit it.
-  virtual std::optional<ApiError> authorize(const GateRequest& request) = 0;
-  // Called once for every admitted request, after its last token (status 200) or failure.
-  virtual void settle(const GateRequest& request, const RequestRecord& record, int status) = 0;
+  // A refusal to answer instead of running the request, or nothing to admit it.
+  virtual std::optional<GateRefusal> authorize(const GateRequest& request) = 0;
+  // Called once for every admitted request, after its last token (status 200), failure
+  // (5xx, 400) or the client leaving (499), and before the final usage is sent. Returns
+  // the cost in nano-dollars that the usage reports, or nothing when no price is known.
+  virtual std::optional<int64_t> settle(const GateRequest& request, const RequestRecord& record, int status) = 0;
+  // The model's price as a JSON object for /v1/models' "pricing"; empty when unknown.
+  virtual std::string pricing_json(const std::string& /*model*/) const { return {}; }
 };
+
+// A plain GET route added from outside the server (the admin and usage endpoints), so
+// that its handler needs no HTTP library: the query parameters in order, the answer.
+struct RouteRequest {
+  std::string authorization;
+  std::vector<std::pair<std::string, std::string>> params;
+  std::string client;  // remote address
+};
+struct RouteResponse {
+  int status = 200;
+  std::string body;           // JSON
+  int64_t retry_after_s = 0;  // > 0: sent as Retry-After
+};
+using GetRoute = std::function<RouteResponse(const RouteRequest&)>;
 
 class HttpServer {
  public:
@@ -69,6 +95,8 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   void set_gate(RequestGate* gate) { gate_ = gate; }  // not owned; null: everything admitted
+  // Adds GET `path` (literal) before serve(); a handler's exception becomes a 500 error body.
+  void add_get_route(const std::string& path, GetRoute handler);
 
   // Binds host:port; returns the port (useful with port 0). Throws moxie::Error on failure.
   int bind();

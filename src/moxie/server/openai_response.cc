@@ -35,11 +35,13 @@ std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error
 
 std::string sse_event(const json& j) { return "data: " + dump_json(j) + "\n\n"; }
 
-json usage_json(const RequestRecord& r) {
-  return json{{"prompt_tokens", r.prompt_tokens},
-              {"completion_tokens", r.completion_tokens},
-              {"total_tokens", r.prompt_tokens + r.completion_tokens},
-              {"prompt_tokens_details", {{"cached_tokens", r.cached_tokens}}}};
+json usage_json(const RequestRecord& r, std::optional<int64_t> cost_nanodollars) {
+  json usage{{"prompt_tokens", r.prompt_tokens},
+             {"completion_tokens", r.completion_tokens},
+             {"total_tokens", r.prompt_tokens + r.completion_tokens},
+             {"prompt_tokens_details", {{"cached_tokens", r.cached_tokens}}}};
+  if (cost_nanodollars) usage["cost"] = {{"currency", "USD"}, {"nanodollars", *cost_nanodollars}};
+  return usage;
 }
 
 json logprobs_json(bool chat, const std::vector<SampledToken>& tokens, const tokenizer::Tokenizer& tok) {
@@ -69,7 +71,7 @@ json logprobs_json(bool chat, const std::vector<SampledToken>& tokens, const tok
 
 json completion_json(const ResponseMeta& m, const std::string& text, const std::string& finish_reason,
                      const std::vector<SampledToken>& tokens, const tokenizer::Tokenizer& tok,
-                     const RequestRecord& record) {
+                     const RequestRecord& record, std::optional<int64_t> cost_nanodollars) {
   json choice = choice_base(m, finish_reason);
   if (m.chat) {
     choice["message"] = {{"role", "assistant"}, {"content", text}};
@@ -83,7 +85,7 @@ json completion_json(const ResponseMeta& m, const std::string& text, const std::
               {"model", m.model},
               {"system_fingerprint", "moxie"},
               {"choices", json::array({choice})},
-              {"usage", usage_json(record)}};
+              {"usage", usage_json(record, cost_nanodollars)}};
 }
 
 json stream_chunk_json(const ResponseMeta& m, const std::string& text, bool first, const std::string& finish_reason,
@@ -109,14 +111,14 @@ json stream_chunk_json(const ResponseMeta& m, const std::string& text, bool firs
   return chunk;
 }
 
-json stream_usage_json(const ResponseMeta& m, const RequestRecord& record) {
+json stream_usage_json(const ResponseMeta& m, const RequestRecord& record, std::optional<int64_t> cost_nanodollars) {
   return json{{"id", m.id},
               {"object", m.chat ? "chat.completion.chunk" : "text_completion"},
               {"created", m.created},
               {"model", m.model},
               {"system_fingerprint", "moxie"},
               {"choices", json::array()},
-              {"usage", usage_json(record)}};
+              {"usage", usage_json(record, cost_nanodollars)}};
 }
 
 }  // namespace moxie::server

@@ -2,6 +2,7 @@
 // JSON bodies of OpenAI's responses: whole chat/text completions, streaming chunks, usage,
 // logprobs. Pure functions of their inputs, so they are tested without a server.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,9 @@ struct ResponseMeta {
   bool logprobs = false;
 };
 
-nlohmann::json usage_json(const RequestRecord& r);
+// cost_nanodollars: what metering billed, shown as "cost": {"currency": "USD",
+// "nanodollars": N} (absent when no price is known).
+nlohmann::json usage_json(const RequestRecord& r, std::optional<int64_t> cost_nanodollars = std::nullopt);
 // Chat: {"content": [{token, logprob, bytes, top_logprobs}]}; completions: the legacy
 // {tokens, token_logprobs, top_logprobs} shape. Token text is the token's bytes with
 // invalid UTF-8 replaced (bytes holds the raw ones).
@@ -35,7 +38,7 @@ nlohmann::json logprobs_json(bool chat, const std::vector<SampledToken>& tokens,
 // The whole answer of a non-streaming request.
 nlohmann::json completion_json(const ResponseMeta& m, const std::string& text, const std::string& finish_reason,
                                const std::vector<SampledToken>& tokens, const tokenizer::Tokenizer& tok,
-                               const RequestRecord& record);
+                               const RequestRecord& record, std::optional<int64_t> cost_nanodollars = std::nullopt);
 
 // One SSE chunk. first: the chat chunk carrying the assistant role; finish_reason empty
 // while generating; with_usage_null: include_usage was asked, so chunks carry "usage": null.
@@ -43,7 +46,8 @@ nlohmann::json stream_chunk_json(const ResponseMeta& m, const std::string& text,
                                  const std::vector<SampledToken>& tokens, const tokenizer::Tokenizer& tok,
                                  bool with_usage_null);
 // The last chunk when include_usage was asked: no choices, the usage.
-nlohmann::json stream_usage_json(const ResponseMeta& m, const RequestRecord& record);
+nlohmann::json stream_usage_json(const ResponseMeta& m, const RequestRecord& record,
+                                 std::optional<int64_t> cost_nanodollars = std::nullopt);
 
 // "data: <json>\n\n"
 std::string sse_event(const nlohmann::json& j);
