@@ -17,6 +17,9 @@ packages=(
   unicode-data bzip2
   # chat page browser tests (playwright-core drives Debian's Chromium, headless)
   chromium chromium-driver
+  # demo model training (tools/train): PyTorch on CPU (OpenBLAS, else torch's matmuls use the
+  # reference BLAS), the KJV text, and the training-curve plots
+  python3-torch libopenblas0-pthread bible-kjv python3-matplotlib
 )
 
 missing=()
