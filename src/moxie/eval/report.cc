@@ -55,7 +55,17 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
-std::string pad(const std::string& s, size_t width) { return s.size() >= width ? s : s + std::string(width - s.size(), ' '); }
+// Columns on a terminal: UTF-8 continuation bytes take none ("±" is two bytes, one column).
+size_t display_width(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::string pad(const std::string& s, size_t width) {
+  const size_t w = display_width(s);
+  return w >= width ? s : s + std::string(width - w, ' ');
+}
 
 std::string cell(const Task& t, const TaskScore& s) {
   if (!s.ran) return "n/a";
@@ -137,8 +147,8 @@ std::string format_table(const RunConfig& config, const std::vector<ModelTotals>
     rows.push_back(row);
   }
   std::vector<size_t> width(head.size(), 0);
-  for (const auto& r : rows)  // "±" is 2 bytes and one column: widths count bytes, so pad both alike
-    for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size());
+  for (const auto& r : rows)
+    for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], display_width(r[c]));
   std::string out;
   for (const auto& r : rows) {
     for (size_t c = 0; c < r.size(); ++c) out += (c ? "  " : "") + pad(r[c], width[c]);
