@@ -37,7 +37,9 @@ inline void expect_same_tensors(const GgufFile& a, const GgufFile& b, bool value
   for (size_t i = 0; i < a.tensors().size(); ++i) {
     const GgufTensorInfo &x = a.tensors()[i], &y = b.tensors()[i];
     ASSERT_EQ(x.name, y.name);
-    if (!values_too) EXPECT_EQ(x.type, y.type) << x.name;
+    if (!values_too) {
+      EXPECT_EQ(x.type, y.type) << x.name;
+    }
     for (int d = 0; d < 4; ++d) EXPECT_EQ(x.ne[d], y.ne[d]) << x.name << " dim " << d;
     if (x.type == y.type) {
       ASSERT_EQ(x.n_bytes, y.n_bytes) << x.name;
