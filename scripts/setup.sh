@@ -15,6 +15,8 @@ packages=(
   python3 python3-numpy python3-jinja2
   # tokenizer: Unicode tables and NormalizationTest.txt.bz2 (the HF oracle also needs node + npm)
   unicode-data bzip2
+  # moxie eval: the score-against-cost chart
+  gnuplot-nox
   # chat page browser tests (playwright-core drives Debian's Chromium, headless)
   chromium chromium-driver
   # demo model training (tools/train): PyTorch on CPU (OpenBLAS, else torch's matmuls use the
