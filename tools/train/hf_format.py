@@ -98,3 +98,37 @@ def hf_tensors(model):
             for name in ("gate_proj", "up_proj", "down_proj"):
                 out[p + f"mlp.experts.{e}.{name}.weight"] = getattr(layer.mlp, name)[e]
     return {k: v.detach().float().cpu().numpy() for k, v in out.items()}
+
+
+def load_model(folder):
+    """Rebuilds the torch model from an HF folder written by train.py."""
+    import torch  # here, so export_gguf.py (numpy only) never needs torch
+
+    from model import Config, Qwen3Moe
+    with open(f"{folder}/config.json") as f:
+        hc = json.load(f)
+    keys = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+            "head_dim", "num_experts", "num_experts_per_tok", "moe_intermediate_size", "max_position_embeddings",
+            "rope_theta", "rms_norm_eps", "router_aux_loss_coef")
+    model = Qwen3Moe(Config(**{k: hc[k] for k in keys}))
+    tensors = read_safetensors(f"{folder}/model.safetensors")
+    with torch.no_grad():
+        expected = hf_tensors(model)
+        if set(expected) != set(tensors):
+            raise ValueError(f"{folder}/model.safetensors: tensor names differ from the model's: "
+                             f"{sorted(set(expected) ^ set(tensors))[:5]}")
+        params = {"model.embed_tokens.weight": model.embed_tokens.weight, "model.norm.weight": model.norm.weight}
+        for i, layer in enumerate(model.layers):
+            p = f"model.layers.{i}."
+            params[p + "input_layernorm.weight"] = layer.input_layernorm.weight
+            params[p + "post_attention_layernorm.weight"] = layer.post_attention_layernorm.weight
+            for name in ("q_proj", "k_proj", "v_proj", "o_proj", "q_norm", "k_norm"):
+                params[p + f"self_attn.{name}.weight"] = getattr(layer.self_attn, name).weight
+            params[p + "mlp.gate.weight"] = layer.mlp.gate.weight
+            for e in range(model.c.num_experts):
+                for name in ("gate_proj", "up_proj", "down_proj"):
+                    params[p + f"mlp.experts.{e}.{name}.weight"] = getattr(layer.mlp, name)[e]
+        for name, dst in params.items():
+            dst.copy_(torch.from_numpy(tensors[name].copy()))
+    model.eval()
+    return model
