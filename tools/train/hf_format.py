@@ -102,7 +102,7 @@ def hf_tensors(model):
 
 def load_model(folder):
     """Rebuilds the torch model from an HF folder written by train.py."""
-    import torch  # here, so export_gguf.py (numpy only) never needs torch
+    import torch  # here: reading and writing safetensors needs only numpy
 
     from model import Config, Qwen3Moe
     with open(f"{folder}/config.json") as f:
