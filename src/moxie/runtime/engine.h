@@ -25,6 +25,7 @@
 
 namespace moxie {
 
+class JsonVocab;
 class Model;
 struct Batch;
 struct StepItem;
@@ -96,6 +97,8 @@ class Engine {
   const tokenizer::Tokenizer& tokenizer_;
   EngineOptions options_;
   std::unique_ptr<Loop> loop_;  // everything the loop thread owns
+  std::once_flag json_vocab_once_;
+  std::shared_ptr<const JsonVocab> json_vocab_;  // built by the first JSON-mode job
 
   mutable std::mutex mu_;  // guards the scheduler, the sequences map and the flags below
   std::condition_variable wake_;

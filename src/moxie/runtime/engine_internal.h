@@ -12,6 +12,7 @@
 #include "moxie/runtime/engine.h"
 #include "moxie/runtime/kv_cache.h"
 #include "moxie/runtime/prefix_cache.h"
+#include "moxie/runtime/sampler/json_constraint.h"
 #include "moxie/runtime/sampler/stop.h"
 #include "moxie/runtime/scheduler.h"
 #include "moxie/tokenizer/stream_decoder.h"
@@ -40,6 +41,7 @@ struct Engine::Seq {
   tokenizer::StreamDecoder decoder;
   StopMatcher stop;
   std::vector<int32_t> history;  // prompt, then every sampled token
+  std::unique_ptr<JsonConstraint> json;  // JSON mode: masks each draw; complete() ends the answer
   int64_t n_generated = 0;
   Clock::time_point t_submit, t_last_token;
   RequestRecord record;

@@ -94,7 +94,8 @@ void Engine::sample_step(const std::vector<StepItem>& plan) {
     }
     SampledToken token;
     try {
-      token = seq.sampler.sample(std::span<const float>(logits, size_t(n_vocab)), seq.history);
+      token = seq.sampler.sample(std::span<const float>(logits, size_t(n_vocab)), seq.history, seq.json.get());
+      if (seq.json) seq.json->accept(token.token);
     } catch (const std::exception& e) {
       finish(seq, StopCause::error, e.what());
       continue;
@@ -128,6 +129,7 @@ void Engine::emit_token(Seq& seq, const SampledToken& token) {
     StopMatcher::Result r = seq.stop.push(seq.decoder.push(token.token));
     ev.text = std::move(r.emit);
     if (r.stopped) cause = StopCause::stop_string;
+    else if (seq.json && seq.json->complete()) cause = StopCause::stop_token;  // the object closed: stop as at EOS
   }
   if (cause == StopCause::none && seq.n_generated >= seq.job.max_tokens) cause = StopCause::length;
   // The sampled token still has to be written to the cache before the next one is known.

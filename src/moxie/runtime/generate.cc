@@ -5,6 +5,7 @@
 
 #include "moxie/core/error.h"
 #include "moxie/model/model.h"
+#include "moxie/runtime/sampler/json_constraint.h"
 #include "moxie/runtime/sampler/stop.h"
 #include "moxie/tokenizer/stream_decoder.h"
 #include "moxie/tokenizer/tokenizer.h"
@@ -130,6 +131,11 @@ GenerateResult Generator::generate(const std::vector<int32_t>& prompt, const Gen
   }
   GenerateResult r;
   Sampler sampler(o.sampling, int32_t(model_.config().n_vocab));  // validates the parameters first
+  std::unique_ptr<JsonConstraint> json;
+  if (o.sampling.json_object) {
+    if (!json_vocab_) json_vocab_ = std::make_shared<const JsonVocab>(tok_);
+    json = std::make_unique<JsonConstraint>(json_vocab_, o.stop_tokens);
+  }
   reuse_prefix(prompt);
   r.stats.n_cached = int64_t(cached_.size());
   if (cancelled(o)) {
@@ -140,13 +146,14 @@ GenerateResult Generator::generate(const std::vector<int32_t>& prompt, const Gen
   const float* logits = prefill(std::span<const int32_t>(prompt).subspan(cached_.size()));
   r.stats.n_prefilled = int64_t(prompt.size()) - r.stats.n_cached;
   r.stats.prefill_ms = ms_since(t_prefill);
-  decode_loop(prompt, o, sampler, logits, sink, r);
+  decode_loop(prompt, o, sampler, logits, sink, r, json.get());
   return r;
 }
 
 // Samples, streams and feeds back tokens until one of the finish conditions holds.
 void Generator::decode_loop(const std::vector<int32_t>& prompt, const GenerateOptions& o, Sampler& sampler,
-                            const float* logits, const TextSink& sink, GenerateResult& r) {
+                            const float* logits, const TextSink& sink, GenerateResult& r,
+                            JsonConstraint* json) {
   const size_t n_vocab = size_t(model_.config().n_vocab);
   TextStream text(tok_, o.stop_strings, sink, &r.text);
   std::vector<int32_t> history = prompt;  // what the penalties look back on
@@ -154,7 +161,8 @@ void Generator::decode_loop(const std::vector<int32_t>& prompt, const GenerateOp
   Clock::time_point t_decode = Clock::now();
   r.finish = FinishReason::length;
   while (!limit_reached()) {
-    const SampledToken t = sampler.sample(std::span<const float>(logits, n_vocab), history);
+    const SampledToken t = sampler.sample(std::span<const float>(logits, n_vocab), history, json);
+    if (json) json->accept(t.token);
     r.tokens.push_back(t);
     history.push_back(t.token);
     if (r.tokens.size() == 1) t_decode = Clock::now();  // decode timing starts after the first token
@@ -164,6 +172,10 @@ void Generator::decode_loop(const std::vector<int32_t>& prompt, const GenerateOp
     }
     if (text.push(t.token)) {
       r.finish = FinishReason::stop_string;
+      break;
+    }
+    if (json && json->complete()) {  // JSON mode: the object closed, stop as at EOS
+      r.finish = FinishReason::stop_token;
       break;
     }
     if (limit_reached()) break;

@@ -25,6 +25,8 @@
 
 namespace moxie {
 
+class JsonConstraint;
+class JsonVocab;
 class Model;
 class ThreadPool;
 namespace tokenizer {
@@ -91,7 +93,7 @@ class Generator {
  private:
   void reuse_prefix(const std::vector<int32_t>& prompt);
   void decode_loop(const std::vector<int32_t>& prompt, const GenerateOptions& o, Sampler& sampler, const float* logits,
-                   const TextSink& sink, GenerateResult& r);
+                   const TextSink& sink, GenerateResult& r, JsonConstraint* json);
   bool cancelled(const GenerateOptions& o) const { return o.cancel && o.cancel->load(std::memory_order_relaxed); }
 
   struct State;
@@ -100,6 +102,7 @@ class Generator {
   int64_t prefill_chunk_;
   std::unique_ptr<State> state_;
   std::vector<int32_t> cached_;
+  std::shared_ptr<const JsonVocab> json_vocab_;  // built by the first call with sampling.json_object
 };
 
 }  // namespace moxie

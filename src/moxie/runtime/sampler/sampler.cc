@@ -41,12 +41,18 @@ Sampler::Sampler(const SamplingParams& p, int32_t n_vocab)
   }
 }
 
-SampledToken Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
+SampledToken Sampler::sample(std::span<const float> logits, std::span<const int32_t> history, LogitMask* mask) {
   if (int64_t(logits.size()) != n_vocab_) {
     throw Error("sampler: got " + std::to_string(logits.size()) + " logits for a vocabulary of " + std::to_string(n_vocab_));
   }
+  std::span<const float> chain_logits = logits;
+  if (mask) {
+    masked_.assign(logits.begin(), logits.end());
+    mask->apply(masked_);
+    chain_logits = masked_;
+  }
   candidates_.resize(logits.size());
-  for (int32_t t = 0; t < n_vocab_; ++t) candidates_[t] = {t, logits[t]};
+  for (int32_t t = 0; t < n_vocab_; ++t) candidates_[t] = {t, chain_logits[t]};
   apply_bias_and_penalties(history);
   SampledToken out;
   if (params_.temperature <= 0.0f) {

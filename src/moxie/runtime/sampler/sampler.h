@@ -22,6 +22,17 @@ struct SamplingParams {
   std::vector<std::pair<int32_t, float>> logit_bias;  // added to the raw logit
   uint64_t seed = 0;
   int32_t n_top_logprobs = 0;   // how many alternatives to report with each token
+  // JSON mode: the answer is one JSON object. Read by the engine and the generator, which
+  // pass a JsonConstraint (json_constraint.h) as the mask; the Sampler itself ignores it.
+  bool json_object = false;
+};
+
+// Edits a copy of the raw logits [n_vocab] before the chain, e.g. -inf on the tokens JSON
+// mode forbids. Reported logprobs still come from the raw logits.
+class LogitMask {
+ public:
+  virtual ~LogitMask() = default;
+  virtual void apply(std::span<float> logits) = 0;
 };
 
 struct TokenLogprob {
@@ -41,7 +52,8 @@ class Sampler {
   Sampler(const SamplingParams& params, int32_t n_vocab);
 
   // Picks the next token. history: the tokens so far (prompt and generated), for penalties.
-  SampledToken sample(std::span<const float> logits, std::span<const int32_t> history);
+  // mask, when given, edits the logits first.
+  SampledToken sample(std::span<const float> logits, std::span<const int32_t> history, LogitMask* mask = nullptr);
 
  private:
   struct Candidate {
@@ -59,6 +71,7 @@ class Sampler {
   uint64_t rng_state_;
   std::vector<Candidate> candidates_;
   std::vector<int32_t> counts_;  // occurrences in the penalty window
+  std::vector<float> masked_;    // [n_vocab]: the masked copy of the logits
 };
 
 }  // namespace moxie
