@@ -50,6 +50,16 @@ test("Shift+Enter makes a new line and Enter sends", async () => {
 
 test("Stop ends a reply mid-stream", async () => {
   const page = await openPage(browser, server);
+  if (!server.scripted) {
+    // A synthetic model writes its few hundred tokens in well under a second, faster than
+    // anyone can press Stop: the seed fixes a long reply and the browser's download is
+    // throttled to about ten SSE chunks a second, so Stop comes mid-stream.
+    await page.locator("#open-settings").click();
+    await page.locator("#set-seed").fill("1");
+    await page.locator("#settings-save").click();
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: 3000, uploadThroughput: -1 });
+  }
   await sendMessage(page, "[[slow]] Please write a very long story.");
   await page.locator("#stop").waitFor({ state: "visible" });
   await page.waitForFunction(() => {
@@ -163,8 +173,10 @@ test("regenerate and edit the last message", async () => {
 });
 
 test("reasoning is collapsible and code blocks are highlighted with a copy button", async () => {
-  const page = await openPage(browser, server);
-  if (!server.scripted) return; // needs the stand-in's scripted replies
+  // Needs replies a random-weight model cannot be asked for: always the stand-in.
+  const scripted = server.scripted ? server : await startServer({ scripted: true });
+  after(() => (scripted === server ? undefined : scripted.stop()));
+  const page = await openPage(browser, scripted);
   await sendMessage(page, "[[think]] What is six times seven?");
   await waitForReplyDone(page);
   const reasoning = lastReply(page).locator("details.reasoning");

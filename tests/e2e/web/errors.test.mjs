@@ -27,14 +27,35 @@ async function routeError(page, status, message, headers = {}) {
 }
 
 test("a 429 from the server is shown as a readable message with the wait", async () => {
-  const page = await openPage(browser, server);
-  if (!server.scripted) await routeError(page, 429, "Rate limit reached.", { "Retry-After": "7" });
-  await sendMessage(page, "[[429]] hello");
-  await waitForReplyDone(page);
-  const text = await errorText(page);
-  assert.match(text, /^Rate limited: too many requests\. Try again in 7 s\./);
-  if (server.scripted) assert.match(text, /Rate limit reached: 1 request per minute for this key\./);
-  assert.ok(await page.locator("#send").isVisible(), "the page is usable again");
+  if (!server.real) {
+    const page = await openPage(browser, server);
+    if (!server.scripted) await routeError(page, 429, "Rate limit reached.", { "Retry-After": "7" });
+    await sendMessage(page, "[[429]] hello");
+    await waitForReplyDone(page);
+    const text = await errorText(page);
+    assert.match(text, /^Rate limited: too many requests\. Try again in 7 s\./);
+    if (server.scripted) assert.match(text, /Rate limit reached: 1 request per minute for this key\./);
+    assert.ok(await page.locator("#send").isVisible(), "the page is usable again");
+    return;
+  }
+  // The real limiter: a free tier of one request a minute; the second message is refused.
+  const limited = await startServer({ extraArgs: ["--auth", "optional", "--free-rpm", "1"] });
+  try {
+    const page = await openPage(browser, limited);
+    await sendMessage(page, "first message");
+    await waitForReplyDone(page);
+    const refused = page.waitForResponse("**/v1/chat/completions");
+    await sendMessage(page, "second message");
+    const response = await refused;
+    await waitForReplyDone(page);
+    assert.equal(response.status(), 429);
+    const wait = Number(response.headers()["retry-after"]);
+    assert.ok(wait >= 1 && wait <= 60, `Retry-After ${wait}`);
+    assert.match(await errorText(page), new RegExp(`^Rate limited: too many requests\\. Try again in ${wait} s\\.`));
+    assert.ok(await page.locator("#send").isVisible(), "the page is usable again");
+  } finally {
+    await limited.stop();
+  }
 });
 
 test("402 and 503 read as budget exhausted and busy", async () => {
@@ -64,6 +85,27 @@ test("a free server shows the free tier; a keyed one asks for the key", async ()
   assert.ok(await free.locator("#key-prompt").isHidden());
 
   const keyed = await startServer({ apiKey: TEST_API_KEY });
+  if (keyed.real) {
+    // moxie keeps GET /v1/models open under --auth required, so the page (which asks for
+    // a key when /v1/models answers 401) cannot know beforehand: the first message is
+    // refused with the bad-key sentence, and the key goes in through the settings.
+    try {
+      const page = await openPage(browser, keyed);
+      await sendMessage(page, "hello without a key");
+      await waitForReplyDone(page);
+      assert.match(await errorText(page), /key/i);
+      await page.locator("#open-settings").click();
+      await page.locator("#set-api-key").fill(keyed.apiKey);
+      await page.locator("#settings-save").click();
+      const request = await sendMessage(page, "hello with a key");
+      assert.equal(request.headers().authorization, `Bearer ${keyed.apiKey}`);
+      await waitForReplyDone(page);
+      assert.equal(await page.locator("article.message.assistant").last().locator(".message-error").count(), 0);
+    } finally {
+      await keyed.stop();
+    }
+    return;
+  }
   try {
     const page = await browser.newPage({ baseURL: keyed.url });
     await page.goto("/");
@@ -72,13 +114,13 @@ test("a free server shows the free tier; a keyed one asks for the key", async ()
     await page.locator("#key-input").press("Enter");
     await page.waitForTimeout(300);
     assert.ok(await page.locator("#key-prompt").isVisible(), "a wrong key is refused");
-    await page.locator("#key-input").fill(TEST_API_KEY);
+    await page.locator("#key-input").fill(keyed.apiKey);
     await page.locator("#key-input").press("Enter");
     await page.locator("#model-select option").first().waitFor({ state: "attached" });
     assert.ok(await page.locator("#key-prompt").isHidden());
     assert.equal(await page.locator("#access-badge").innerText(), "API key");
     const request = await sendMessage(page, "hello with a key");
-    assert.equal(request.headers().authorization, `Bearer ${TEST_API_KEY}`);
+    assert.equal(request.headers().authorization, `Bearer ${keyed.apiKey}`);
     await waitForReplyDone(page);
     assert.equal(await page.locator("article.message.assistant .message-error").count(), 0);
     await page.reload();

@@ -1,17 +1,22 @@
 // Shared set-up for the chat page's browser tests: starts the server under test and
 // Debian's Chromium (through playwright-core; no browser is ever downloaded).
 //
-// Which server: MOXIE_WEB_E2E_SERVER, a shell command with placeholders
-//   {port}         a free TCP port the server must listen on (127.0.0.1)
-//   {assets}       the built page (MOXIE_WEB_DIST, default <repo>/build/web/dist)
-//   {api_key_flag} "--api-key <key>" for the tests that need a key-protected server, else ""
-// Default (until `moxie serve` exists): the stand-in in fake_server.mjs,
-//   node tests/e2e/web/fake_server.mjs --port {port} --assets {assets} {api_key_flag}
-// Only the stand-in understands the [[marker]] scripts (see fake_server.mjs); with
-// another server, tests that need a scripted reply use a browser-side route instead.
+// Which server (first that applies):
+//   MOXIE_WEB_E2E_SERVER  a shell command with placeholders
+//       {port}         a free TCP port the server must listen on (127.0.0.1)
+//       {assets}       the built page (MOXIE_WEB_DIST, default <repo>/build/web/dist)
+//       {api_key_flag} "--api-key <key>" for the tests that need a key-protected server, else ""
+//   MOXIE_BIN             the real `moxie serve` (what ctest runs): two synthetic models
+//       (`moxie synth`, qwen3moe and deepseek2 "small") named synth-qwen3moe and
+//       synth-deepseek3 in a models.toml with prices, metering into a fresh SQLite file;
+//       a key-protected one runs with --auth required and a key made by `moxie keys create`.
+//   otherwise             the stand-in in fake_server.mjs.
+// Only the stand-in understands the [[marker]] scripts (see fake_server.mjs); tests that
+// need a scripted reply ask for it with startServer({ scripted: true }).
 
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,8 +27,9 @@ export const repoRoot = resolve(here, "../../..");
 export const distDir = resolve(process.env.MOXIE_WEB_DIST ?? join(repoRoot, "build/web/dist"));
 export const artifactsDir = resolve(process.env.MOXIE_WEB_E2E_ARTIFACTS ?? join(here, "artifacts"));
 const FAKE_COMMAND = `node ${JSON.stringify(join(here, "fake_server.mjs"))} --port {port} --assets {assets} {api_key_flag}`;
-const serverTemplate = process.env.MOXIE_WEB_E2E_SERVER ?? FAKE_COMMAND;
-export const TEST_API_KEY = "sk-moxie-e2e-test-key";
+const moxieBin = process.env.MOXIE_BIN ? resolve(process.env.MOXIE_BIN) : null;
+const serverTemplate = process.env.MOXIE_WEB_E2E_SERVER ?? (moxieBin ? null : FAKE_COMMAND);
+export const TEST_API_KEY = "sk-moxie-e2e-test-key"; // the stand-in's; the real server makes its own
 
 function freePort() {
   return new Promise((resolvePort, reject) => {
@@ -50,17 +56,67 @@ async function waitUntilUp(url, child, output, timeoutMs) {
   throw new Error(`server did not answer at ${url} within ${timeoutMs} ms:\n${output.join("")}`);
 }
 
-/** Starts the server under test; `apiKey` asks for one that requires that key. */
-export async function startServer({ apiKey = "" } = {}) {
+const MODELS_TOML = `# two synthetic models for the chat page's browser tests
+[[model]]
+path = "qwen3moe.gguf"
+alias = "synth-qwen3moe"
+input_per_million_usd = "0.14"
+cached_input_per_million_usd = "0.035"
+output_per_million_usd = "0.28"
+
+[[model]]
+path = "deepseek2.gguf"
+alias = "synth-deepseek3"
+input_per_million_usd = "0.27"
+cached_input_per_million_usd = "0.07"
+output_per_million_usd = "1.10"
+`;
+
+/** The real server's command line in a fresh folder: models, models.toml, database, key. */
+function moxieServeArgs(dir, port, { apiKey, extraArgs }) {
+  for (const arch of ["qwen3moe", "deepseek2"]) {
+    execFileSync(moxieBin, ["synth", "--arch", arch, "--preset", "small", "-o", join(dir, `${arch}.gguf`)], { stdio: "ignore" });
+  }
+  writeFileSync(join(dir, "models.toml"), MODELS_TOML);
+  const db = join(dir, "metering.sqlite");
+  let secret = "";
+  if (apiKey) {
+    const created = execFileSync(moxieBin, ["keys", "create", "--db", db, "--name", "e2e"], { encoding: "utf8" });
+    secret = /secret[^:]*:\s*(\S+)/.exec(created)?.[1];
+    if (!secret) throw new Error(`no key in the output of moxie keys create:\n${created}`);
+  }
+  const auth = extraArgs.includes("--auth") ? [] : ["--auth", apiKey ? "required" : "off"];
+  const args = ["serve", "--config", join(dir, "models.toml"), "--db", db, ...auth,
+    "--host", "127.0.0.1", "--port", String(port), "-t", "1", ...extraArgs];
+  return { args, secret };
+}
+
+/**
+ * Starts the server under test. `apiKey` asks for one that requires a key (the key to use is
+ * in the result's apiKey); `scripted` asks for the stand-in whatever the environment says;
+ * `extraArgs` go to `moxie serve` (real server only, e.g. ["--free-rpm", "1"]).
+ */
+export async function startServer({ apiKey = "", scripted = false, extraArgs = [] } = {}) {
   if (!existsSync(join(distDir, "manifest.json"))) {
     throw new Error(`no built page in ${distDir}: build moxie first or set MOXIE_WEB_DIST`);
   }
   const port = await freePort();
-  const command = serverTemplate
-    .replaceAll("{port}", String(port))
-    .replaceAll("{assets}", JSON.stringify(distDir))
-    .replaceAll("{api_key_flag}", apiKey ? `--api-key ${apiKey}` : "");
-  const child = spawn("bash", ["-c", `exec ${command}`], { stdio: ["ignore", "pipe", "pipe"] });
+  const template = scripted ? FAKE_COMMAND : serverTemplate;
+  let child;
+  let key = apiKey;
+  let dir = null;
+  if (template) {
+    const command = template
+      .replaceAll("{port}", String(port))
+      .replaceAll("{assets}", JSON.stringify(distDir))
+      .replaceAll("{api_key_flag}", apiKey ? `--api-key ${apiKey}` : "");
+    child = spawn("bash", ["-c", `exec ${command}`], { stdio: ["ignore", "pipe", "pipe"] });
+  } else {
+    dir = mkdtempSync(join(tmpdir(), "moxie-web-e2e-"));
+    const { args, secret } = moxieServeArgs(dir, port, { apiKey, extraArgs });
+    key = secret;
+    child = spawn(moxieBin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  }
   const output = [];
   child.stdout.on("data", (d) => output.push(String(d)));
   child.stderr.on("data", (d) => output.push(String(d)));
@@ -68,12 +124,16 @@ export async function startServer({ apiKey = "" } = {}) {
   await waitUntilUp(url, child, output, Number(process.env.MOXIE_WEB_E2E_START_MS ?? 30000));
   return {
     url,
-    scripted: serverTemplate === FAKE_COMMAND,
+    scripted: template === FAKE_COMMAND,
+    real: template === null,
+    apiKey: key,
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        await exited;
+      }
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -96,6 +156,14 @@ export const PHONE = { width: 390, height: 844 };
 /** A page on `server` that records console errors and CSP violations. */
 export async function openPage(browser, server, viewport = DESKTOP) {
   const context = await browser.newContext({ viewport, baseURL: server.url });
+  if (server.real) {
+    // A random-weight model rarely picks its end token, so unbounded replies would fill the
+    // context (and the next turn would not fit): start each browser with max tokens 48,
+    // unless the test's own settings are already stored.
+    await context.addInitScript(() => {
+      if (localStorage.getItem("moxie.settings") === null) localStorage.setItem("moxie.settings", JSON.stringify({ max_tokens: 48 }));
+    });
+  }
   const page = await context.newPage();
   page.problems = [];
   page.on("console", (message) => {
