@@ -115,9 +115,14 @@ void parse_sampling(const json& b, CompletionRequest& r) {
     if (!rf.is_object() || !rf.contains("type") || !rf.at("type").is_string())
       throw invalid_param("response_format", "must be an object with a string 'type'");
     const std::string type = rf.at("type").get<std::string>();
-    // Constrained decoding is not implemented yet: refuse rather than return unchecked text.
-    if (type != "text")
-      throw invalid_param("response_format.type", "'" + type + "' is not supported by this server yet (only 'text')");
+    // json_object: constrained decoding (JSON mode). JSON schemas are not implemented: refuse
+    // rather than return text that was never checked against the schema.
+    if (type == "json_object") {
+      p.json_object = true;
+    } else if (type != "text") {
+      throw invalid_param("response_format.type",
+                          "'" + type + "' is not supported by this server yet (only 'text' and 'json_object')");
+    }
   }
   if (present(b, "model")) {
     if (!b.at("model").is_string()) throw invalid_param("model", "must be a string");

@@ -224,7 +224,7 @@ test("400 errors name the bad parameter", async () => {
   await bad({ stop: 5 }, "stop");
   await bad({ messages: [] }, "messages");
   await bad({ messages: [{ role: "wizard", content: "hi" }] }, "messages");
-  await bad({ response_format: { type: "json_object" } }, "response_format");
+  await bad({ response_format: { type: "json_schema" } }, "response_format");
   await expectError(client.chat.completions.create({ model: "tiny", messages: hello, max_tokens: 100000 }),
     { cls: OpenAI.BadRequestError, status: 400, param: "max_tokens", code: "context_length_exceeded" });
   await expectError(client.completions.create({ model: "tiny", prompt: "x", logprobs: 9 }),

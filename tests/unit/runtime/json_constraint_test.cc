@@ -120,7 +120,7 @@ std::vector<std::pair<int32_t, float>> bias_towards(const tokenizer::Tokenizer& 
 TEST(JsonConstraint, RandomModelAlwaysWritesAnObjectOrAValidPrefix) {
   Fixture& f = fixture();
   ThreadPool pool(1);
-  Generator gen(*f.model, *f.tok, pool, 512);
+  Generator gen(*f.model, *f.tok, pool, 256);
   const std::vector<int32_t> prompt = f.tok->encode("Reply in JSON:", {.add_special = false});
   struct Steer {
     const char* bytes;

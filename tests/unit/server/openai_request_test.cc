@@ -72,7 +72,7 @@ TEST(OpenAiRequest, ErrorsNameTheParameter) {
       {"{" + kMsgs + R"(,"top_logprobs":2})", "top_logprobs"},
       {"{" + kMsgs + R"(,"logprobs":true,"top_logprobs":21})", "top_logprobs"},
       {"{" + kMsgs + R"(,"logit_bias":{"x":1}})", "logit_bias"},
-      {"{" + kMsgs + R"(,"response_format":{"type":"json_object"}})", "response_format.type"},
+      {"{" + kMsgs + R"(,"response_format":{"type":"json_schema"}})", "response_format.type"},
       {"{" + kMsgs + R"(,"model":5})", "model"},
       {R"({"messages":[]})", "messages"},
       {R"({"messages":[{"role":"wizard","content":"x"}]})", "messages[0].role"},

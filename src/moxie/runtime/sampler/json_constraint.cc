@@ -47,17 +47,51 @@ JsonConstraint::JsonConstraint(std::shared_ptr<const JsonVocab> vocab, std::vect
   if (!vocab_) throw Error("JSON mode: no vocabulary");
 }
 
+// What the next one or two bytes may be in the current state, rebuilt at every step.
+struct JsonConstraint::StepTables {
+  bool first_ok[256];
+  JsonRecognizer after_first[256];  // the state after each allowed first byte
+  bool pairs = false;               // pair_ok holds the rows of the allowed first bytes
+  bool pair_ok[256][256];
+
+  // Outside strings only a few first bytes are allowed, and most tokens that start with
+  // one (" word" after '{') fail at their second byte: a pair table settles those without
+  // a walk. Inside strings almost every byte is allowed and the table would cost more.
+  void build(const JsonRecognizer& state) {
+    int n_first = 0;
+    for (int b = 0; b < 256; ++b) {
+      after_first[b] = state;
+      first_ok[b] = after_first[b].push(uint8_t(b));
+      n_first += first_ok[b];
+    }
+    pairs = n_first <= 32;
+    if (!pairs) return;
+    for (int b = 0; b < 256; ++b) {
+      if (!first_ok[b]) continue;
+      for (int c = 0; c < 256; ++c) {
+        JsonRecognizer next = after_first[b];
+        pair_ok[b][c] = next.push(uint8_t(c));
+      }
+    }
+  }
+};
+
+JsonConstraint::~JsonConstraint() = default;
+
 // Cheapest tests first: the first byte decides most tokens (outside strings only a few
-// bytes can come next); inside a plain string most tokens are plain text that needs no
-// walk; the rest are walked on a copy of the state, stopping at the first bad byte.
-bool JsonConstraint::allows(int32_t token, const bool (&first_byte_ok)[256]) const {
+// bytes can come next), then the second; inside a plain string most tokens are plain text
+// that needs no walk; the rest are walked on a copy of the state, stopping at the first bad byte.
+bool JsonConstraint::allows(int32_t token) const {
   if (!vocab_->usable(token)) return false;
+  const StepTables& t = *tables_;
   const std::string_view bytes = vocab_->bytes(token);
-  if (!first_byte_ok[uint8_t(bytes[0])]) return false;
+  const uint8_t b0 = uint8_t(bytes[0]);
+  if (!t.first_ok[b0]) return false;
   if (bytes.size() == 1) return true;
+  if (t.pairs && !t.pair_ok[b0][uint8_t(bytes[1])]) return false;
   if (vocab_->plain_string(token) && state_.in_plain_string()) return true;
-  JsonRecognizer walk = state_;
-  return walk.push(bytes);
+  JsonRecognizer walk = t.after_first[b0];
+  return walk.push(bytes.substr(1));
 }
 
 void JsonConstraint::apply(std::span<float> logits) {
@@ -72,15 +106,12 @@ void JsonConstraint::apply(std::span<float> logits) {
       any |= end && logits[size_t(t)] != kMasked;
     }
   } else {
-    bool first_byte_ok[256];
-    for (int b = 0; b < 256; ++b) {
-      JsonRecognizer next = state_;
-      first_byte_ok[b] = next.push(uint8_t(b));
-    }
+    if (!tables_) tables_ = std::make_unique<StepTables>();
+    tables_->build(state_);
     for (int32_t t = 0; t < n_tokens; ++t) {
       float& logit = logits[size_t(t)];
       if (logit == kMasked) continue;  // already out (e.g. masked by the caller): no need to test
-      if (allows(t, first_byte_ok)) {
+      if (allows(t)) {
         any = true;
       } else {
         logit = kMasked;

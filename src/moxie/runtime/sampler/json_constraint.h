@@ -53,6 +53,7 @@ class JsonConstraint final : public LogitMask {
  public:
   // end_tokens: EOS/EOT, allowed only once the object is complete.
   JsonConstraint(std::shared_ptr<const JsonVocab> vocab, std::vector<int32_t> end_tokens, const JsonLimits& limits = {});
+  ~JsonConstraint() override;
 
   // logits [n_vocab of the model]: sets -inf on every token that would break the text
   // (ids past the tokenizer's vocabulary included). Throws moxie::Error when no token is left.
@@ -64,11 +65,13 @@ class JsonConstraint final : public LogitMask {
   const JsonRecognizer& state() const { return state_; }
 
  private:
-  bool allows(int32_t token, const bool (&first_byte_ok)[256]) const;
+  struct StepTables;
+  bool allows(int32_t token) const;
 
   std::shared_ptr<const JsonVocab> vocab_;
   std::vector<int32_t> end_tokens_;
   JsonRecognizer state_;
+  std::unique_ptr<StepTables> tables_;  // ~80 KB, reused by every apply()
 };
 
 }  // namespace moxie
