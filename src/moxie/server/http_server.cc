@@ -63,6 +63,13 @@ HttpServer::HttpServer(const std::vector<ModelSpec>& specs, const ServerOptions&
   impl_->http.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
   impl_->http.set_payload_max_length(options.max_body_bytes);
   impl_->http.set_read_timeout(time_t(options.read_timeout_s), 0);
+  // cpp-httplib's default options add SO_REUSEPORT, which lets a second server bind a port
+  // already in use (even one the kernel picks for port 0) and silently take part of its
+  // connections. Keep SO_REUSEADDR only, so a taken port is an error.
+  impl_->http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   impl_->add_routes();
 }
 
