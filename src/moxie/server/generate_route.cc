@@ -1,6 +1,7 @@
 // POST /v1/chat/completions and /v1/completions: parse, tokenize, check the context,
 // authorize, enqueue; then answer at once (non-streaming) or as server-sent events.
 #include <chrono>
+#include <optional>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -72,12 +73,25 @@ struct StreamState {
 
 int status_of(StopCause cause) { return cause == StopCause::cancelled ? 503 : cause == StopCause::error ? 500 : 200; }
 
-void record_end(StreamState& st, int status, const RequestRecord* record) {
-  st.impl->metrics.observe_request(st.meta.model, st.meta.chat ? "chat" : "completions", status, record);
-  if (st.gate) st.gate->settle(st.gate_request, record ? *record : RequestRecord{}, status);
+// Metrics and metering for the request's end; returns the cost to show in its usage.
+std::optional<int64_t> record_end(StreamState& st, int status, const RequestRecord& record) {
+  st.ended = true;
+  st.impl->metrics.observe_request(st.meta.model, st.meta.chat ? "chat" : "completions", status,
+                                   status == 499 ? nullptr : &record);
+  return st.gate ? st.gate->settle(st.gate_request, record, status) : std::nullopt;
 }
 
-std::string render_event(StreamState& st, const StreamEvent& ev) {
+// After cancel(): the engine still ends the request with a final event whose record holds
+// the tokens actually computed, which is what a cancelled request is billed.
+RequestRecord final_record_after_cancel(RequestStream& stream) {
+  StreamEvent ev;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline)
+    if (stream.pop(&ev, 100ms) && ev.final) return ev.record;
+  return RequestRecord{};
+}
+
+std::string render_event(StreamState& st, const StreamEvent& ev, std::optional<int64_t> cost) {
   std::string out;
   if (ev.final && (ev.cause == StopCause::cancelled || ev.cause == StopCause::error)) {
     const ApiError e(status_of(ev.cause), ev.cause == StopCause::error ? "generation failed: " + ev.error
@@ -89,7 +103,7 @@ std::string render_event(StreamState& st, const StreamEvent& ev) {
   st.first = false;
   if (ev.final) {
     out += sse_event(stream_chunk_json(st.meta, "", false, openai_finish_reason(ev.cause), {}, *st.tok, st.include_usage));
-    if (st.include_usage) out += sse_event(stream_usage_json(st.meta, ev.record));
+    if (st.include_usage) out += sse_event(stream_usage_json(st.meta, ev.record, cost));
     out += "data: [DONE]\n\n";
   }
   return out;
@@ -104,7 +118,9 @@ bool provide(StreamState& st, httplib::DataSink& sink) {
     st.stream->cancel();  // the client left: free its slot at the next step
     return false;
   }
-  const std::string out = render_event(st, ev);
+  // Settled before the final usage is written, so the usage carries the billed cost.
+  const std::optional<int64_t> cost = ev.final ? record_end(st, status_of(ev.cause), ev.record) : std::nullopt;
+  const std::string out = render_event(st, ev, cost);
   // An event can render to nothing (a token holding half a UTF-8 character, or text held
   // back by a stop string). Never write zero bytes: cpp-httplib reads that as the end of
   // the body and leaves the chunked loop, cutting the stream without [DONE].
@@ -114,11 +130,7 @@ bool provide(StreamState& st, httplib::DataSink& sink) {
     st.stream->cancel();
     return false;
   }
-  if (ev.final) {
-    st.ended = true;
-    record_end(st, status_of(ev.cause), &ev.record);
-    sink.done();
-  }
+  if (ev.final) sink.done();
   return true;
 }
 
@@ -134,14 +146,15 @@ void answer_whole(HttpServer::Impl& impl, RequestGate* gate, const GateRequest& 
     if (ev.final) break;
   }
   const int status = status_of(ev.cause);
+  impl.metrics.observe_request(meta.model, meta.chat ? "chat" : "completions", status, &ev.record);
+  const std::optional<int64_t> cost = gate ? gate->settle(g, ev.record, status) : std::nullopt;  // before the answer
   if (status != 200) {
     send_error(res, ApiError(status, ev.cause == StopCause::error ? "generation failed: " + ev.error
                                                                   : "the server is shutting down"));
   } else {
-    send_json(res, 200, dump_json(completion_json(meta, text, openai_finish_reason(ev.cause), tokens, tok, ev.record)));
+    send_json(res, 200,
+              dump_json(completion_json(meta, text, openai_finish_reason(ev.cause), tokens, tok, ev.record, cost)));
   }
-  impl.metrics.observe_request(meta.model, meta.chat ? "chat" : "completions", status, &ev.record);
-  if (gate) gate->settle(g, ev.record, status);
 }
 
 std::string request_id(bool chat, uint64_t n) {
@@ -166,9 +179,21 @@ void HttpServer::Impl::handle_generate(const httplib::Request& req, httplib::Res
     GenerationJob job = make_job(*s, r);
     GateRequest g{req.get_header_value("Authorization"), s->alias, int64_t(job.prompt.size()), job.max_tokens,
                   req.remote_addr, request_id(chat, next_request++)};
-    if (owner->gate_)
-      if (std::optional<ApiError> refused = owner->gate_->authorize(g)) throw *refused;
-    std::shared_ptr<RequestStream> stream = s->engine->submit(std::move(job));
+    if (owner->gate_) {
+      if (std::optional<GateRefusal> refused = owner->gate_->authorize(g)) {
+        if (refused->retry_after_s > 0) res.set_header("Retry-After", std::to_string(refused->retry_after_s));
+        send_json(res, refused->status, refused->body);
+        metrics.observe_request(model_name, endpoint, refused->status, nullptr);
+        return;
+      }
+    }
+    std::shared_ptr<RequestStream> stream;
+    try {
+      stream = s->engine->submit(std::move(job));
+    } catch (...) {  // an admitted request the engine refuses still settles its reservation
+      if (owner->gate_) owner->gate_->settle(g, RequestRecord{}, 400);
+      throw;
+    }
     if (!stream) {
       if (owner->gate_) owner->gate_->settle(g, RequestRecord{}, 503);
       res.set_header("Retry-After", "1");
@@ -187,8 +212,8 @@ void HttpServer::Impl::handle_generate(const httplib::Request& req, httplib::Res
         "text/event-stream", [st](size_t, httplib::DataSink& sink) { return provide(*st, sink); },
         [st](bool) {
           if (st->ended) return;
-          st->stream->cancel();
-          record_end(*st, 499, nullptr);  // the client closed the connection
+          st->stream->cancel();  // the client closed the connection
+          record_end(*st, 499, final_record_after_cancel(*st->stream));
         });
   } catch (const ApiError& e) {
     send_error(res, e);
