@@ -46,6 +46,7 @@ void add_sampling_options(CLI::App& cmd, SamplingArgs& a) {
   cmd.add_option("-s,--seed", p.seed, "random seed")->capture_default_str();
   cmd.add_option("--stop", a.stop, "stop when the text contains this string (repeatable)")->allow_extra_args(false);
   cmd.add_flag("--ignore-eos", a.ignore_eos, "do not stop at the model's end tokens");
+  cmd.add_flag("--json-mode", p.json_object, "answer with one JSON object (constrained decoding; stops when it closes)");
 }
 
 int thread_count(int requested) { return requested > 0 ? requested : physical_core_count(); }

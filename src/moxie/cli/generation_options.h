@@ -50,7 +50,7 @@ struct SamplingArgs {
 // --warmup/--no-warmup (default as given).
 void add_model_options(CLI::App& cmd, ModelArgs& a, bool warmup_default, bool with_threads = true);
 // -n, --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n,
-// --presence-penalty, --frequency-penalty, --seed, --stop (repeatable), --ignore-eos.
+// --presence-penalty, --frequency-penalty, --seed, --stop (repeatable), --ignore-eos, --json-mode.
 void add_sampling_options(CLI::App& cmd, SamplingArgs& a);
 
 int thread_count(int requested);  // requested, or the physical core count when 0

@@ -19,7 +19,7 @@ namespace moxie {
 
 struct JsonLimits {
   int max_depth = 64;            // open objects + arrays, 1..64 (one bit each in a uint64_t)
-  int max_whitespace_run = 64;   // consecutive whitespace bytes outside strings, >= 1
+  int max_whitespace_run = 32;   // consecutive whitespace bytes outside strings, 1..255 (a newline + indent)
   int max_int_digits = 20;       // digits before the '.', 1..20
   int max_frac_digits = 20;      // digits after the '.', >= 1
   int max_exp_digits = 2;        // digits of the exponent, 1..2
