@@ -1,7 +1,8 @@
 // The built `moxie serve` binary in a child process, killed with SIGKILL while it streams an
 // answer, then started again on the same database: every completed request's usage row is
 // still there, and the open reservation of the killed stream is recovered at start-up
-// (status interrupted, billed its prompt tokens at the input price), on SQLite and
+// (status interrupted, billed its prompt tokens at the input price); and a client that
+// leaves a stream is billed what was computed for it (status cancelled). On SQLite and
 // PostgreSQL.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -26,6 +28,7 @@ using namespace std::chrono_literals;
 class ServeProcess {
  public:
   ServeProcess(const std::vector<std::string>& args, const std::string& log_path) : log_(log_path) {
+    std::filesystem::remove(log_path);  // never read an earlier run's port
     pid_ = fork();
     if (pid_ == 0) {
       FILE* f = std::freopen(log_path.c_str(), "w", stderr);
@@ -150,6 +153,38 @@ TEST_P(MeteredServerTest, KilledServerKeepsCompletedRowsAndRecoversTheOpenReserv
   ASSERT_TRUE(after);
   EXPECT_EQ(after->status, 200);
   second.kill_and_wait(SIGTERM);
+}
+
+TEST_P(MeteredServerTest, ClientThatLeavesMidStreamIsBilledTheTokensComputedAsCancelled) {
+  ModelSpec spec = tiny_spec("small");
+  spec.path = test::synth_model(*dir_, Arch::qwen3moe, "small", DType::F32, 7);
+  spec.engine.n_ctx = 1024;
+  start(metering::AuthMode::required, [] {
+    metering::PriceSheet p;
+    p.set("small", kFlagshipPrice);
+    return p;
+  }(), {spec});
+  const std::string key = bearer_for("leaver");
+  int fd = -1;
+  const std::string id = start_stream(port_, key, &fd);
+  ASSERT_FALSE(id.empty());
+  close(fd);  // gone after the first event; the server notices at its next write
+  for (auto deadline = std::chrono::steady_clock::now() + 30s;
+       std::chrono::steady_clock::now() < deadline && scalar("SELECT COUNT(*) FROM usage WHERE request_id = ?", {id}) == 0;)
+    std::this_thread::sleep_for(20ms);
+  const metering::SqlRows rows = store_->read([&](metering::SqlDb& db) {
+    return db.query("SELECT status, prompt_tokens, cached_tokens, completion_tokens, cost_nusd FROM usage WHERE request_id = ?",
+                    {id});
+  });
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(metering::as_text(rows[0][0]), "cancelled");
+  const int64_t p = metering::as_int(rows[0][1]), c = metering::as_int(rows[0][2]), n = metering::as_int(rows[0][3]);
+  EXPECT_GT(p, 0);
+  EXPECT_GE(n, 1);
+  EXPECT_LT(n, 900);
+  EXPECT_EQ(metering::as_int(rows[0][4]), hand_cost(kFlagshipPrice, p, c, n));
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM reservations"), 0);
+  EXPECT_EQ(gate_->open_requests(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MeteredServerTest, ::testing::Values(Backend::sqlite, Backend::postgres),
