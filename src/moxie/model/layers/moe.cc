@@ -9,6 +9,7 @@
 #include "moxie/model/expert_stats.h"
 #include "moxie/model/forward_pass.h"
 #include "moxie/model/layers/linear.h"
+#include "moxie/model/layers/moe_experts.h"
 #include "moxie/model/weights.h"
 
 namespace moxie {
@@ -92,12 +93,18 @@ void moe_ffn(ForwardPass& p, int64_t il, const MoeWeights& w, const RouterParams
   std::vector<int32_t>& start = p.ws().ints(kGroupStart);
   std::vector<int32_t>& slots = p.ws().ints(kGroupSlots);
   group_by_expert(ids, n_expert, start, slots);
-  std::memset(out, 0, size_t(p.n_tok * n_embd) * sizeof(float));
-  for (int64_t e = 0; e < n_expert; ++e) {
+  const ExpertGroups groups{start.data(), slots.data(), n_expert, k};
+  if (!run_routed_experts(p, w, groups, weights, x, out)) {
+    // Expert types that cannot share packed activations: one expert at a time.
+    std::memset(out, 0, size_t(p.n_tok * n_embd) * sizeof(float));
+    for (int64_t e = 0; e < n_expert; ++e) {
+      const int64_t n_rows = start[size_t(e + 1)] - start[size_t(e)];
+      if (n_rows > 0) run_expert(p, w, e, slots.data() + start[size_t(e)], n_rows, k, weights, x, out);
+    }
+  }
+  for (int64_t e = 0; p.ctx.expert_stats && e < n_expert; ++e) {
     const int64_t n_rows = start[size_t(e + 1)] - start[size_t(e)];
-    if (n_rows == 0) continue;
-    run_expert(p, w, e, slots.data() + start[size_t(e)], n_rows, k, weights, x, out);
-    if (p.ctx.expert_stats) p.ctx.expert_stats->add(il, e, n_rows);
+    if (n_rows > 0) p.ctx.expert_stats->add(il, e, n_rows);
   }
   if (w.has_shared) add_shared_expert(p, w, x, out);
 }
