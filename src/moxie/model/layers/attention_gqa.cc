@@ -1,5 +1,6 @@
 #include "moxie/model/layers/attention_gqa.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -34,32 +35,49 @@ void store_kv(ForwardPass& p, int64_t il, const Dims& d, const float* k, const f
   }
 }
 
-// One query head of one token over its sequence's cached positions [0, pos].
-// probs: scratch of at least pos + 1 floats. o: dv floats.
-void attend_one(const kernels::KernelTable& kt, const Dims& d, const float* q, const float* k_rows,
-                const float* v_rows, int64_t kvh, int64_t n_pos, float scale, float* probs, float* o) {
-  for (int64_t s = 0; s < n_pos; ++s) probs[s] = kt.dot_f32(q, k_rows + s * d.k_row() + kvh * d.dk, d.dk) * scale;
-  kt.softmax(probs, n_pos);
-  std::memset(o, 0, size_t(d.dv) * sizeof(float));
-  for (int64_t s = 0; s < n_pos; ++s) kt.axpy(probs[s], v_rows + s * d.v_row() + kvh * d.dv, o, d.dv);
+// The `group` query heads of one token that share kv head kvh, over its sequence's cached
+// positions [0, n_pos): scores for all of them in one float gemm (each K row read once, not
+// once per head), then each V row is added into all the heads' outputs while it is in L1.
+// q: the group's heads, dk floats each, contiguous. probs: group * n_ctx floats of scratch.
+// o: the group's outputs, dv floats each, contiguous.
+void attend_group(const kernels::KernelTable& kt, const Dims& d, const float* q, const float* k_rows,
+                  const float* v_rows, int64_t kvh, int64_t n_pos, int64_t n_ctx, float scale, float* probs, float* o) {
+  kt.weights[uint32_t(DType::F32)].gemm(d.dk, k_rows + kvh * d.dk, d.k_row() * int64_t(sizeof(float)), n_pos, q,
+                                        d.dk * int64_t(sizeof(float)), d.group, probs, n_ctx);
+  for (int64_t h = 0; h < d.group; ++h) {
+    float* ph = probs + h * n_ctx;
+    for (int64_t s = 0; s < n_pos; ++s) ph[s] *= scale;
+    kt.softmax(ph, n_pos);
+  }
+  std::memset(o, 0, size_t(d.group * d.dv) * sizeof(float));
+  for (int64_t s = 0; s < n_pos; ++s) {
+    const float* v = v_rows + s * d.v_row() + kvh * d.dv;
+    for (int64_t h = 0; h < d.group; ++h) kt.axpy(probs[h * n_ctx + s], v, o + h * d.dv, d.dv);
+  }
 }
 
-// heads [n_tok][n_head * dv]; (token, head) pairs are split across the pool's threads.
+// heads [n_tok][n_head * dv]; (token, kv head) items are pulled by the pool's threads, latest
+// tokens (longest contexts) first, so a causal prefill's uneven items still balance.
 void attend_all(ForwardPass& p, int64_t il, const Dims& d, const float* q, float* heads) {
   const int64_t n_ctx = p.kv.n_ctx();
-  float* scores = p.ws().get(Buf::scores, int64_t(p.pool().size()) * n_ctx);
+  float* scores = p.ws().get(Buf::scores, int64_t(p.pool().size()) * d.group * n_ctx);
   const float scale = 1.0f / std::sqrt(float(d.dk));
-  const int64_t n_items = p.n_tok * d.n_head;
-  p.pool().run([&](int ith, int nth) {
-    int64_t begin, end;
-    ThreadPool::split(n_items, ith, nth, &begin, &end);
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = i / d.n_head, h = i % d.n_head;
+  const int64_t n_items = p.n_tok * d.n_kv;
+  std::atomic<int64_t> next{0};
+  const auto work = [&](int ith, int) {
+    for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n_items;
+         i = next.fetch_add(1, std::memory_order_relaxed)) {
+      const int64_t t = p.n_tok - 1 - i / d.n_kv, g = i % d.n_kv;
       const BatchToken& bt = p.batch.tokens[size_t(t)];
-      attend_one(p.kt, d, q + t * d.q_row() + h * d.dk, p.kv.k(il, bt.seq), p.kv.v(il, bt.seq), h / d.group,
-                 bt.pos + 1, scale, scores + ith * n_ctx, heads + t * d.n_head * d.dv + h * d.dv);
+      attend_group(p.kt, d, q + t * d.q_row() + g * d.group * d.dk, p.kv.k(il, bt.seq), p.kv.v(il, bt.seq), g,
+                   bt.pos + 1, n_ctx, scale, scores + ith * d.group * n_ctx, heads + (t * d.n_head + g * d.group) * d.dv);
     }
-  });
+  };
+  if (n_items == 1) {
+    work(0, 1);
+  } else {
+    p.pool().run([&](int ith, int nth) { work(ith, nth); });
+  }
 }
 
 }  // namespace
