@@ -160,6 +160,30 @@ struct Q8K {
   static __m512i dot64(__m512i acc, __m512i q, __m512i x, __m512i) { return _mm512_dpbusd_epi32(acc, q, x); }
 };
 
+// acc += the dot product of one unpacked weight block with one activation block, as floats:
+// (integer dot) * d * dx, plus the sub-block mins' term for Q4_K/Q5_K.
+template <class Kind>
+__attribute__((always_inline)) inline void accumulate_block(const Unpacked& u, const BlockQ8_K* xb, __m512& acc) {
+  const __m512 dx = _mm512_set1_ps(xb->d);
+  __m512i iacc = _mm512_setzero_si512();
+  for (int v = 0; v < 4; ++v) iacc = Kind::dot64(iacc, u.q[v], load512(xb->qs + 64 * v), u.sc[v]);
+  if constexpr (Kind::kHasMin) {
+    // -dmin * m_j * dx * (sum of x over sub-block j), 8 lanes.
+    const __m256i sums = _mm256_madd_epi16(load256(xb->bsums), _mm256_set1_epi16(1));
+    const __m256 xsum = _mm256_mul_ps(_mm256_cvtepi32_ps(sums), _mm512_castps512_ps256(dx));
+    acc = _mm512_add_ps(acc, _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_castsi256_ps(u.aux), xsum)));
+  } else {
+    iacc = _mm512_dpwssd_epi32(iacc, _mm512_zextsi256_si512(load256(xb->bsums)), _mm512_zextsi256_si512(u.aux));
+  }
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc), _mm512_mul_ps(_mm512_set1_ps(u.d), dx), acc);
+}
+
+// One chunk's sum into an output: stored for the first chunk of a row, added after.
+inline void finish(__m512 acc, float* out, bool first) {
+  const float sum = _mm512_reduce_add_ps(acc);
+  *out = first ? sum : *out + sum;
+}
+
 // Adds the dot products of one unpacked row (blocks [0, n_blocks) of buf, one every kRowTile
 // entries) with T activation rows (x at block 0 of token 0) into c[t * c_stride]; first says
 // to store instead of add. One row at a time keeps its 8 unpacked vectors and T accumulators
@@ -170,34 +194,44 @@ void tile(const Unpacked* buf, int n_blocks, const char* x, int64_t x_stride, fl
   __m512 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int b = 0; b < n_blocks; ++b) {
-    const Unpacked& u = buf[b * kRowTile];
-    const __m512 d = _mm512_set1_ps(u.d);
     for (int t = 0; t < T; ++t) {
-      const BlockQ8_K* xb = reinterpret_cast<const BlockQ8_K*>(x + t * x_stride) + b;
-      const __m512 dx = _mm512_set1_ps(xb->d);
-      __m512i iacc = _mm512_setzero_si512();
-      for (int v = 0; v < 4; ++v) iacc = Kind::dot64(iacc, u.q[v], load512(xb->qs + 64 * v), u.sc[v]);
-      if constexpr (Kind::kHasMin) {
-        // -dmin * m_j * dx * (sum of x over sub-block j), 8 lanes.
-        const __m256i sums = _mm256_madd_epi16(load256(xb->bsums), _mm256_set1_epi16(1));
-        const __m256 xsum = _mm256_mul_ps(_mm256_cvtepi32_ps(sums), _mm512_castps512_ps256(dx));
-        acc[t] = _mm512_add_ps(acc[t], _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_castsi256_ps(u.aux), xsum)));
-      } else {
-        iacc = _mm512_dpwssd_epi32(iacc, _mm512_zextsi256_si512(load256(xb->bsums)), _mm512_zextsi256_si512(u.aux));
-      }
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc), _mm512_mul_ps(d, dx), acc[t]);
+      accumulate_block<Kind>(buf[b * kRowTile], reinterpret_cast<const BlockQ8_K*>(x + t * x_stride) + b, acc[t]);
     }
   }
-  for (int t = 0; t < T; ++t) {
-    const float sum = _mm512_reduce_add_ps(acc[t]);
-    float* out = c + t * c_stride;
-    *out = first ? sum : *out + sum;
+  for (int t = 0; t < T; ++t) finish(acc[t], c + t * c_stride, first);
+}
+
+// A single token: each weight block is unpacked into registers and used at once, skipping
+// the round trip through the L1 buffer that only pays off when several tokens reuse it.
+// The operations per output are those of gemm's tiles (same chunks, same order), so the
+// results are bit-identical to the tiled path.
+template <class Kind>
+void gemv(int64_t k, const void* w, int64_t w_stride, int64_t n_rows, const void* x, float* c) {
+  using Block = typename Kind::Block;
+  const int64_t n_blocks = k / kQKK;
+  const BlockQ8_K* xb = static_cast<const BlockQ8_K*>(x);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const Block* wr = reinterpret_cast<const Block*>(static_cast<const char*>(w) + r * w_stride);
+    for (int64_t b0 = 0; b0 < n_blocks; b0 += kChunkBlocks) {
+      const int64_t b1 = n_blocks - b0 < kChunkBlocks ? n_blocks : b0 + kChunkBlocks;
+      __m512 acc = _mm512_setzero_ps();
+      for (int64_t b = b0; b < b1; ++b) {
+        Unpacked u;
+        Kind::unpack(wr[b], &u);
+        accumulate_block<Kind>(u, xb + b, acc);
+      }
+      finish(acc, c + r, b0 == 0);
+    }
   }
 }
 
 template <class Kind>
 void gemm(int64_t k, const void* w, int64_t w_stride, int64_t n_rows, const void* x, int64_t x_stride,
           int64_t n_tok, float* c, int64_t c_stride) {
+  if (n_tok == 1) {
+    gemv<Kind>(k, w, w_stride, n_rows, x, c);
+    return;
+  }
   using Block = typename Kind::Block;
   const int64_t n_blocks = k / kQKK;
   Unpacked buf[kChunkBlocks * kRowTile];
