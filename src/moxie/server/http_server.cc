@@ -66,9 +66,10 @@ HttpServer::HttpServer(const std::vector<ModelSpec>& specs, const ServerOptions&
   // cpp-httplib's default options add SO_REUSEPORT, which lets a second server bind a port
   // already in use (even one the kernel picks for port 0) and silently take part of its
   // connections. Keep SO_REUSEADDR only, so a taken port is an error.
-  impl_->http.set_socket_options([](socket_t sock) {
+  impl_->http.set_socket_options([this](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd_ = sock;  // the listening socket, for bind() below
   });
   impl_->add_routes();
 }
@@ -85,6 +86,10 @@ int HttpServer::bind() {
   if (port < 0)
     throw Error("serve: cannot listen on " + impl_->options.host + ":" + std::to_string(impl_->options.port) +
                 " (address in use or not available)");
+  // Debian's cpp-httplib listens with a backlog of 5, compiled in: a burst of clients
+  // overflows it and some connections are dropped before any handler sees them. Listening
+  // again on the same socket only raises the backlog.
+  if (listen_fd_ >= 0) ::listen(listen_fd_, SOMAXCONN);
   impl_->bound = true;
   port_ = port;
   return port;

@@ -116,6 +116,7 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
   RequestGate* gate_ = nullptr;
   int port_ = 0;
+  int listen_fd_ = -1;  // owned by cpp-httplib
 };
 
 }  // namespace moxie::server
