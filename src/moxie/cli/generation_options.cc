@@ -10,12 +10,14 @@
 #include "moxie/model/model.h"
 #include "moxie/runtime/loaded_model.h"
 #include "moxie/runtime/weights_residency.h"
+#include "moxie/server/default_model.h"
 
 namespace moxie::cli {
 
 void add_model_options(CLI::App& cmd, ModelArgs& a, bool warmup_default, bool with_threads) {
   a.warmup = warmup_default;
-  cmd.add_option("-m,--model", a.path, "GGUF model file")->required();
+  a.path = server::default_model_path();  // the bundled demo model, as `moxie serve` uses
+  cmd.add_option("-m,--model", a.path, std::string("GGUF model file (default: ") + server::kDefaultModelPath + ")");
   if (with_threads) {
     cmd.add_option("-t,--threads", a.threads, "threads (default: physical cores)")->check(CLI::NonNegativeNumber);
   }

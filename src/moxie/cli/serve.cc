@@ -51,7 +51,7 @@ std::vector<server::ModelSpec> served_models(const ServeArgs& a, metering::Price
   if (a.config.empty()) {
     std::string path = a.model;
     if (path.empty()) {
-      path = server::kDefaultModelPath;
+      path = server::default_model_path();
       if (!std::filesystem::exists(path))
         throw Error("serve: no model given (-m FILE.gguf) and the bundled default model " + path +
                     " is not there; pass -m, or create one with `moxie synth --arch qwen3moe --preset tiny -o " + path +
