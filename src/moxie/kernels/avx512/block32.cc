@@ -25,6 +25,7 @@ namespace {
 
 constexpr int kRows = 4;
 constexpr int kToks = 4;
+constexpr int kGemvRows = 8;  // rows per tile when there is a single token
 constexpr int64_t kTokChunk = 64;  // tokens whose activations stay in L2 while weights stream
 // Software prefetch this far ahead in each weight row: with several rows streaming at once the
 // hardware prefetcher alone left a matvec well short of DRAM bandwidth.
@@ -197,6 +198,15 @@ void gemm(int64_t k, const void* w, int64_t w_stride, int64_t n_rows, const void
   const int64_t nb = k / kQK32;
   const char* wp = static_cast<const char*>(w);
   const char* xp = static_cast<const char*>(x);
+  if (n_tok == 1) {
+    // One token: twice the rows per tile, so twice the weight streams are in flight.
+    int64_t r = 0;
+    for (; r + kGemvRows <= n_rows; r += kGemvRows) {
+      gemm_tile<W, kGemvRows, 1>(nb, wp + r * w_stride, w_stride, xp, x_stride, c + r, c_stride);
+    }
+    for (; r < n_rows; ++r) gemm_tile<W, 1, 1>(nb, wp + r * w_stride, w_stride, xp, x_stride, c + r, c_stride);
+    return;
+  }
   for (int64_t t0 = 0; t0 < n_tok; t0 += kTokChunk) {
     const int64_t t1 = t0 + kTokChunk < n_tok ? t0 + kTokChunk : n_tok;
     int64_t r = 0;
