@@ -49,7 +49,8 @@ std::string local_models_toml(const std::string& a, const std::string& b) {
 // Records without their timing, for comparing runs.
 std::vector<json> records_without_time(const std::string& results_path) {
   std::vector<json> out;
-  for (json r : json::parse(read_file(results_path))["records"]) {
+  const json results = json::parse(read_file(results_path));  // a range-for over a temporary's member dangles
+  for (json r : results["records"]) {
     r.erase("wall_s");
     out.push_back(r);
   }
