@@ -55,8 +55,8 @@ TEST(Bpe, QuadraticAndHeapStrategiesAgree) {
   merges.reserve(400);
   std::vector<std::string> pool = {"a", "b", "c", "d"};
   for (uint32_t rank = 0; rank < 300; ++rank) {
-    const std::string& l = pool[rng() % pool.size()];
-    const std::string& r = pool[rng() % pool.size()];
+    const std::string l = pool[rng() % pool.size()];  // copies: pool grows below
+    const std::string r = pool[rng() % pool.size()];
     if (l.size() + r.size() > 6) continue;
     auto find = [&](const std::string& s) { return int32_t(std::find(tokens.begin(), tokens.end(), s) - tokens.begin()); };
     int32_t merged = find(l + r);
