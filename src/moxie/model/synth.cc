@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "moxie/core/error.h"
+#include "moxie/core/random.h"
 #include "moxie/core/thread_pool.h"
 #include "moxie/gguf/writer.h"
 #include "moxie/model/config_writer.h"
@@ -15,20 +16,13 @@
 namespace moxie {
 namespace {
 
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 // Standard normal samples (Box-Muller), from a per-row seed so the file does not depend
 // on the thread count.
 void fill_normal(uint64_t seed, float* out, int64_t n) {
   uint64_t state = seed;
   for (int64_t i = 0; i < n; i += 2) {
-    const double u1 = (double(splitmix64(state) >> 11) + 1.0) * 0x1p-53;
-    const double u2 = double(splitmix64(state) >> 11) * 0x1p-53;
+    const double u1 = uniform01(state) + 0x1p-53;  // (0, 1]: log(u1) stays finite
+    const double u2 = uniform01(state);
     const double r = std::sqrt(-2.0 * std::log(u1)), a = 2.0 * std::numbers::pi * u2;
     out[i] = float(r * std::cos(a));
     if (i + 1 < n) out[i + 1] = float(r * std::sin(a));

@@ -6,19 +6,13 @@
 #include <string>
 
 #include "moxie/core/error.h"
+#include "moxie/core/random.h"
 
 namespace moxie {
 namespace {
 
 void require(bool ok, const std::string& what) {
   if (!ok) throw Error("sampling parameter " + what);
-}
-
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
 }
 
 }  // namespace
@@ -119,7 +113,7 @@ void Sampler::truncate() {
   candidates_.resize(std::max<size_t>(n, 1));
 }
 
-double Sampler::next_uniform() { return double(splitmix64(rng_state_) >> 11) * 0x1p-53; }
+double Sampler::next_uniform() { return uniform01(rng_state_); }
 
 int32_t Sampler::draw() {
   const double max = candidates_[0].logit, inv_temp = 1.0 / params_.temperature;
