@@ -29,6 +29,8 @@ constexpr Entry kEntries[] = {
     {28, {"f64", 1, 8, false}},        {29, {"iq1_m", 256, 56, false}},
     {30, {"bf16", 1, 2, true}},        {34, {"tq1_0", 256, 54, false}},
     {35, {"tq2_0", 256, 66, false}},   {39, {"mxfp4", 32, 17, true}},
+    // 16 rows x (d, dmin, 8 scales, 8 mins, 128 nibble bytes) = 16 x 148; 16 x (d, 32 bytes).
+    {100, {"q4_K_r16", 256, 148, false, false}}, {101, {"q8_0_r16", 32, 34, false, false}},
 };
 
 struct Table {
@@ -51,6 +53,7 @@ bool dtype_from_name(std::string_view name, DType* out) {
   std::string lower(name);
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   for (const Entry& e : kEntries) {
+    if (!e.info.in_files) continue;  // names users may type are GGUF types only
     std::string candidate(e.info.name);
     for (char& c : candidate) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (candidate == lower) {

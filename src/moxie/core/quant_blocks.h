@@ -39,4 +39,19 @@ static_assert(sizeof(BlockQ5_K) == 176);
 static_assert(sizeof(BlockQ6_K) == 210);
 static_assert(sizeof(BlockQ8_K) == 292);
 
+// moxie's in-memory layouts (quant/repack.h): one block of 16 interleaved rows.
+inline constexpr int kR16 = 16;
+struct BlockQ4_K_R16 {
+  uint16_t d[kR16], dmin[kR16];
+  uint8_t scales[kQKK / 32][kR16];  // [sub-block j][row l], 6-bit values
+  uint8_t mins[kQKK / 32][kR16];
+  uint8_t qs[kQKK / 32][4][kR16][4];  // [j][p][l][i]: elements 32j+8p+i (low), +4 (high nibble)
+};
+struct BlockQ8_0_R16 {
+  uint16_t d[kR16];
+  uint8_t qs[kQK32 / 4][kR16][4];  // [p][l][i]: element 4p+i plus 128
+};
+static_assert(sizeof(BlockQ4_K_R16) == kR16 * 148);
+static_assert(sizeof(BlockQ8_0_R16) == kR16 * 34);
+
 }  // namespace moxie

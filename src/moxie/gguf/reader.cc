@@ -246,7 +246,7 @@ void GgufParser::parse_tensor_infos() {
     const uint64_t type_at = pos_;
     const uint32_t type_id = read<uint32_t>(named + ".type");
     const DTypeInfo* info = dtype_info(type_id);
-    if (!info) fail(named + ".type", type_at, "unknown ggml type id " + std::to_string(type_id));
+    if (!info || !info->in_files) fail(named + ".type", type_at, "unknown ggml type id " + std::to_string(type_id));
     t.type = static_cast<DType>(type_id);
     if (t.ne[0] % info->block_size != 0)
       fail(named + ".ne[0]", type_at, "ne[0] = " + std::to_string(t.ne[0]) + " is not a multiple of " +

@@ -104,7 +104,7 @@ void GgufWriter::add_tensor(std::string_view name, DType type, std::span<const i
     fail(what + "name must be 1 to " + std::to_string(kMaxNameBytes) + " bytes");
   if (tensor_names_.count(std::string(name))) fail(what + "duplicate tensor name");
   const DTypeInfo* info = dtype_info(static_cast<uint32_t>(type));
-  if (!info) fail(what + "unknown type id " + std::to_string(static_cast<uint32_t>(type)));
+  if (!info || !info->in_files) fail(what + "unknown type id " + std::to_string(static_cast<uint32_t>(type)));
   if (ne.empty() || ne.size() > size_t(kMaxDims)) fail(what + "needs 1 to 4 dimensions, got " + std::to_string(ne.size()));
   int64_t n_elements = 1;
   for (size_t j = 0; j < ne.size(); ++j) {

@@ -19,6 +19,7 @@ struct Tables {
     register_float_gemm_ref(ref);
     register_block32_ref(ref);
     register_kquant_ref(ref);
+    register_attention_ref(ref);
 
     const CpuFeatures& cpu = cpu_features();
     if (cpu.avx2) {
@@ -29,6 +30,7 @@ struct Tables {
       register_float_gemm_avx2(t);
       register_block32_avx2(t);
       register_kquant_avx2(t);
+      register_attention_avx2(t);
       supported[int(Isa::avx2)] = true;
       best = Isa::avx2;
     }
@@ -40,6 +42,8 @@ struct Tables {
       register_float_gemm_avx512(t);
       register_block32_avx512(t);
       register_kquant_avx512(t);
+      register_attention_avx512(t);
+      register_repacked_avx512(t);
       supported[int(Isa::avx512)] = true;
       best = Isa::avx512;
     }

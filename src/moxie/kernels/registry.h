@@ -28,4 +28,12 @@ void register_kquant_ref(KernelTable& t);  // Q4_K, Q5_K, Q6_K, Q8_K weights
 void register_kquant_avx2(KernelTable& t);
 void register_kquant_avx512(KernelTable& t);
 
+void register_attention_ref(KernelTable& t);  // decode attention over cached K/V rows
+void register_attention_avx2(KernelTable& t);
+void register_attention_avx512(KernelTable& t);
+
+// Q4_K_R16, Q8_0_R16 (quant/repack.h): AVX-512 only; registered after the families whose
+// activation conversions they reuse. Other tables have no kernel, so nothing is repacked.
+void register_repacked_avx512(KernelTable& t);
+
 }  // namespace moxie::kernels

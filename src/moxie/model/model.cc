@@ -4,21 +4,37 @@
 #include <vector>
 
 #include "moxie/core/error.h"
+#include "moxie/core/system_memory.h"
 #include "moxie/gguf/reader.h"
 #include "moxie/kernels/api.h"
 #include "moxie/model/arch/arch_model.h"
 #include "moxie/model/layers/linear.h"
+#include "moxie/model/repacked_weights.h"
 #include "moxie/model/weights.h"
 #include "moxie/quant/quant.h"
 
 namespace moxie {
 
-std::unique_ptr<Model> Model::open(const std::string& path) {
+namespace {
+
+// Repacking moves weights from the page cache into anonymous memory: only when they fit.
+bool repack_fits(const GgufFile& file) {
+  constexpr double kMaxShareOfRam = 0.8;
+  uint64_t weights = 0;
+  for (const GgufTensorInfo& t : file.tensors()) weights += t.n_bytes;
+  const uint64_t ram = physical_memory_bytes();
+  return ram > 0 && double(weights) <= kMaxShareOfRam * double(ram);
+}
+
+}  // namespace
+
+std::unique_ptr<Model> Model::open(const std::string& path, const ModelOptions& options) {
   std::unique_ptr<Model> m(new Model());
   m->file_ = std::make_unique<GgufFile>(GgufFile::open(path));
   m->config_ = read_model_config(*m->file_);
   const kernels::KernelTable& kt = kernels::active();
-  WeightLoader w(*m->file_, m->config_, kt);
+  if (options.repack && repack_fits(*m->file_)) m->repacked_ = std::make_unique<RepackedWeights>(kt);
+  WeightLoader w(*m->file_, m->config_, kt, m->repacked_.get());
   m->token_embd_ = w.table("token_embd.weight");
   m->output_norm_ = w.vector("output_norm.weight");
   m->output_ = w.optional_matrix("output.weight");
@@ -29,6 +45,17 @@ std::unique_ptr<Model> Model::open(const std::string& path) {
 }
 
 Model::~Model() = default;
+
+uint64_t Model::repacked_bytes() const { return repacked_ ? repacked_->bytes() : 0; }
+
+std::vector<MemoryRange> Model::weight_memory() const {
+  std::vector<MemoryRange> out;
+  if (repacked_) out = repacked_->ranges();
+  for (const GgufTensorInfo& t : file_->tensors()) {
+    if (t.view.data && !(repacked_ && repacked_->replaced(t.view.data))) out.push_back({t.view.data, t.n_bytes});
+  }
+  return out;
+}
 
 KvShape Model::kv_shape() const { return arch_->kv_shape(); }
 

@@ -1,5 +1,6 @@
 #pragma once
-// Model: a GGUF file's config and weights (used in place from the mmap, nothing copied)
+// Model: a GGUF file's config and weights (used in place from the mmap, or repacked: see
+// ModelOptions)
 // plus its architecture's decoder layers, and the forward pass over a Batch:
 //
 //   h      = token_embd[token]                          dequantized rows, [n_tok][n_embd]
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "moxie/core/tensor.h"
 #include "moxie/model/batch.h"
@@ -23,18 +25,32 @@ namespace moxie {
 
 class ArchModel;
 class GgufFile;
+class RepackedWeights;
+struct MemoryRange;
+
+struct ModelOptions {
+  // Copy Q4_K / Q8_0 matrices into the 16-row interleaved layouts of quant/repack.h when this
+  // CPU has kernels for them (AVX-512 VNNI) and the weights fit in 80% of physical memory.
+  // Off: every weight is used in place from the mapping (a model larger than RAM runs).
+  bool repack = true;
+};
 
 class Model {
  public:
   // Maps the file, reads and validates its config, checks every tensor against the tensor
   // table. Throws moxie::Error naming the file and the key, tensor or architecture at fault.
-  static std::unique_ptr<Model> open(const std::string& path);
+  static std::unique_ptr<Model> open(const std::string& path, const ModelOptions& options = {});
   ~Model();
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
   const ModelConfig& config() const { return config_; }
   const GgufFile& file() const { return *file_; }
+  // Bytes of weights copied into repacked layouts at load (0: all used in place).
+  uint64_t repacked_bytes() const;
+  // The memory the forward pass reads its weights from: repacked copies and the file's
+  // tensors that were not copied (for warm-up and mlock).
+  std::vector<MemoryRange> weight_memory() const;
   KvShape kv_shape() const;
   // A cache for n_seq sequences of n_ctx tokens each (n_ctx 0: the training context).
   KvCache make_kv_cache(int64_t n_seq, int64_t n_ctx = 0) const;
@@ -51,6 +67,7 @@ class Model {
   void output_head(ForwardPass& p, const float* h, float* logits) const;
 
   std::unique_ptr<GgufFile> file_;
+  std::unique_ptr<RepackedWeights> repacked_;  // nullptr when nothing is repacked
   ModelConfig config_;
   std::unique_ptr<ArchModel> arch_;
   TensorView token_embd_;                // [n_vocab][n_embd]

@@ -3,6 +3,7 @@
 #include "moxie/core/error.h"
 #include "moxie/gguf/reader.h"
 #include "moxie/kernels/api.h"
+#include "moxie/model/repacked_weights.h"
 #include "moxie/quant/quant.h"
 
 namespace moxie {
@@ -16,8 +17,9 @@ std::string shape_text(const int64_t* ne, size_t n) {
 
 }  // namespace
 
-WeightLoader::WeightLoader(const GgufFile& file, const ModelConfig& config, const kernels::KernelTable& kt)
-    : file_(file), config_(config), kt_(kt) {
+WeightLoader::WeightLoader(const GgufFile& file, const ModelConfig& config, const kernels::KernelTable& kt,
+                           RepackedWeights* repack)
+    : file_(file), config_(config), kt_(kt), repack_(repack) {
   for (TensorSpec& s : tensor_specs(config)) {
     std::string name = s.name;
     specs_.emplace(std::move(name), std::move(s));
@@ -56,7 +58,9 @@ TensorView WeightLoader::matrix(const std::string& name) {
     fail(name, "has type " + std::string(dtype_name(v.type)) + ", which moxie cannot multiply on " +
                    kernels::isa_name(kt_.isa));
   }
-  return v;
+  if (!repack_ || !repack_->can_repack(v)) return v;
+  if (const auto it = repacked_.find(name); it != repacked_.end()) return it->second;
+  return repacked_.emplace(name, repack_->repack(v)).first->second;
 }
 
 TensorView WeightLoader::optional_matrix(const std::string& name) {

@@ -16,15 +16,20 @@
 namespace moxie {
 
 class GgufFile;
+class RepackedWeights;
 namespace kernels {
 struct KernelTable;
 }
 
 class WeightLoader {
  public:
-  WeightLoader(const GgufFile& file, const ModelConfig& config, const kernels::KernelTable& kt);
+  // repack: where matrices with a faster layout are copied to (nullptr: all used in place).
+  WeightLoader(const GgufFile& file, const ModelConfig& config, const kernels::KernelTable& kt,
+               RepackedWeights* repack = nullptr);
 
   // A projection or stacked expert tensor used through matmul: its type must have a kernel.
+  // With a RepackedWeights, a matrix it can re-lay out comes back as its repacked copy, which
+  // only matmul and a kernel's gemm read (never dequantize or index rows of it by hand).
   TensorView matrix(const std::string& name);
   // A norm weight or bias: F32, read directly as floats.
   const float* vector(const std::string& name);
@@ -50,6 +55,8 @@ class WeightLoader {
   const GgufFile& file_;
   const ModelConfig& config_;
   const kernels::KernelTable& kt_;
+  RepackedWeights* repack_;
+  std::unordered_map<std::string, TensorView> repacked_;  // by name: a matrix asked for twice is copied once
   std::unordered_map<std::string, TensorSpec> specs_;
   std::unordered_set<std::string> used_;
 };

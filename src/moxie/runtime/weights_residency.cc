@@ -9,22 +9,15 @@
 #include <cstring>
 
 #include "moxie/core/error.h"
+#include "moxie/core/system_memory.h"
 #include "moxie/gguf/reader.h"
 
 namespace moxie {
 namespace {
 
-uint64_t page_size() {
-  const long p = sysconf(_SC_PAGESIZE);
-  return p > 0 ? uint64_t(p) : 4096;
-}
+uint64_t page_size() { return page_size_bytes(); }
 
 }  // namespace
-
-uint64_t physical_memory_bytes() {
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  return pages > 0 ? uint64_t(pages) * page_size() : 0;
-}
 
 uint64_t tensor_data_bytes(const GgufFile& file) {
   uint64_t total = 0;

@@ -7,11 +7,12 @@
 #include <functional>
 #include <string>
 
+#include "moxie/core/system_memory.h"  // physical_memory_bytes
+
 namespace moxie {
 
 class GgufFile;
 
-uint64_t physical_memory_bytes();  // 0 when the system does not say
 uint64_t tensor_data_bytes(const GgufFile& file);  // all tensors, as stored
 
 // Reads one byte of every page of every tensor, so later passes find the weights in
