@@ -1,5 +1,6 @@
 // The engine's loop thread: admit -> plan -> one batched forward -> sample -> emit.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <span>
@@ -82,26 +83,48 @@ void Engine::admit_queued() {
 void Engine::sample_step(const std::vector<StepItem>& plan) {
   Loop& L = *loop_;
   const int64_t n_vocab = model_.config().n_vocab;
-  int64_t row = 0, n_sampled = 0;
+  struct Draw {
+    Seq* seq;
+    const float* logits;  // [n_vocab]
+    SampledToken token;
+    std::string error;
+  };
+  std::vector<Draw> draws;
+  int64_t row = 0;
   for (const StepItem& item : plan) {
     if (!item.logits) continue;
-    const float* logits = L.logits.data() + row++ * n_vocab;
     Seq& seq = *seqs_.at(item.id);
+    draws.push_back({&seq, L.logits.data() + row++ * n_vocab, {}, {}});
     if (!item.decode && L.prefix.budget_bytes() > 0) {  // the whole prompt is in the slot now
       std::span<const int32_t> prompt(seq.job.prompt);
       if (L.prefix.find(prompt).n_tokens < int64_t(prompt.size()))
         L.prefix.insert(seq.job.prompt, L.pack(item.slot, int64_t(prompt.size())));
     }
-    SampledToken token;
-    try {
-      token = seq.sampler.sample(std::span<const float>(logits, size_t(n_vocab)), seq.history, seq.json.get());
-      if (seq.json) seq.json->accept(token.token);
-    } catch (const std::exception& e) {
-      finish(seq, StopCause::error, e.what());
+  }
+  // Each sequence's sampler, history and JSON state are its own, so the draws of a batch
+  // run on the pool's threads (a draw is a few passes over the vocabulary); the events
+  // are then pushed in plan order on this thread.
+  std::atomic<size_t> next{0};
+  L.pool.run([&](int, int) {
+    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < draws.size();) {
+      Draw& d = draws[i];
+      try {
+        d.token = d.seq->sampler.sample(std::span<const float>(d.logits, size_t(n_vocab)), d.seq->history,
+                                        d.seq->json.get());
+        if (d.seq->json) d.seq->json->accept(d.token.token);
+      } catch (const std::exception& e) {
+        d.error = e.what();
+      }
+    }
+  });
+  int64_t n_sampled = 0;
+  for (Draw& d : draws) {
+    if (!d.error.empty()) {
+      finish(*d.seq, StopCause::error, d.error);
       continue;
     }
     ++n_sampled;
-    emit_token(seq, token);
+    emit_token(*d.seq, d.token);
   }
   L.sampled.emplace_back(Clock::now(), n_sampled);
   while (!L.sampled.empty() && ms_between(L.sampled.front().first, Clock::now()) > kThroughputWindowS * 1e3)

@@ -2,11 +2,13 @@
 // sampling frequencies against the softmax, and stop strings across token boundaries.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
 
 #include "moxie/core/error.h"
+#include "moxie/core/random.h"
 #include "moxie/runtime/sampler/sampler.h"
 #include "moxie/runtime/sampler/stop.h"
 
@@ -115,6 +117,98 @@ TEST(Sampler, SameSeedSameTokensDifferentSeedDiffers) {
   };
   EXPECT_EQ(run(7), run(7));
   EXPECT_NE(run(7), run(8));
+}
+
+// The kept set as the chain defines it, computed the slow, obvious way: sort the whole
+// vocabulary (higher logit first, lower id first on ties), cut top-k, then walk the
+// probabilities within that prefix (temperature 1), stopping at min-p and at top-p.
+std::set<int32_t> reference_kept(const std::vector<float>& logits, const SamplingParams& p) {
+  std::vector<int32_t> order(logits.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = int32_t(i);
+  std::sort(order.begin(), order.end(),
+            [&](int32_t a, int32_t b) { return logits[a] != logits[b] ? logits[a] > logits[b] : a < b; });
+  if (p.top_k > 0 && size_t(p.top_k) < order.size()) order.resize(size_t(p.top_k));
+  double z = 0;
+  for (int32_t t : order) z += std::exp(double(logits[t]) - logits[order[0]]);
+  std::set<int32_t> kept;
+  double cumulative = 0;
+  for (int32_t t : order) {
+    const double prob = std::exp(double(logits[t]) - logits[order[0]]) / z;
+    if (!kept.empty() && prob < p.min_p / z) break;
+    kept.insert(t);
+    cumulative += prob;
+    if (cumulative >= p.top_p) break;
+  }
+  return kept;
+}
+
+TEST(Sampler, TruncationOnALargeVocabularyMatchesTheSortedReference) {
+  // 5000 tokens (several draw blocks): a peaked head of 40 logits with ties among them and a
+  // flat tail, so top-p, min-p and top-k all cut inside the head.
+  std::vector<float> logits(5000, 0.0f);
+  uint64_t state = 99;
+  for (float& l : logits) l = float(-2.0 * uniform01(state));
+  for (int i = 0; i < 40; ++i) logits[size_t(i * 113 + 7)] = 12.0f - float(i / 2) * 0.25f;  // pairs tie
+  struct Case {
+    int32_t top_k;
+    float top_p, min_p;
+  };
+  for (const Case& c : {Case{0, 0.5f, 0}, Case{0, 0.9f, 0}, Case{0, 1, 0.3f}, Case{7, 1, 0}, Case{15, 0.8f, 0},
+                        Case{0, 0.95f, 0.05f}, Case{30, 0.99f, 0.2f}}) {
+    SamplingParams p;
+    p.top_k = c.top_k;
+    p.top_p = c.top_p;
+    p.min_p = c.min_p;
+    const std::set<int32_t> expected = reference_kept(logits, p);
+    ASSERT_LE(expected.size(), 40u);
+    p.temperature = 50.0f;  // nearly uniform over the kept set, so 3000 draws see every kept token
+    p.seed = 5;
+    Sampler s(p, int32_t(logits.size()));
+    std::set<int32_t> seen;
+    for (int i = 0; i < 3000; ++i) seen.insert(s.sample(logits, {}).token);
+    EXPECT_EQ(seen, expected) << "top_k " << c.top_k << " top_p " << c.top_p << " min_p " << c.min_p;
+  }
+}
+
+TEST(Sampler, FrequenciesAcrossDrawBlocksFollowTheSoftmax) {
+  // Mass in a few tokens spread over several 1024-token blocks plus a flat background.
+  std::vector<float> logits(3000, 0.0f);
+  const std::vector<int32_t> heavy = {5, 1023, 1024, 2047, 2999};
+  for (size_t i = 0; i < heavy.size(); ++i) logits[size_t(heavy[i])] = 8.0f - float(i) * 0.5f;
+  SamplingParams p;
+  p.seed = 77;
+  Sampler s(p, int32_t(logits.size()));
+  std::map<int32_t, int> counts;
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) counts[s.sample(logits, {}).token]++;
+  double z = 0;
+  for (float l : logits) z += std::exp(double(l));
+  double background = 1.0;
+  for (int32_t t : heavy) {
+    const double expected = std::exp(double(logits[size_t(t)])) / z;
+    background -= expected;
+    const double sigma = std::sqrt(expected * (1 - expected) / n);
+    EXPECT_NEAR(counts[t] / double(n), expected, 5 * sigma) << "token " << t;
+  }
+  int rest = n;
+  for (int32_t t : heavy) rest -= counts[t];
+  EXPECT_NEAR(rest / double(n), background, 5 * std::sqrt(background * (1 - background) / n));
+}
+
+TEST(Sampler, NanLogitsAreNeverDrawnAndInfiniteBiasForces) {
+  std::vector<float> logits(2000, NAN);
+  logits[10] = 1.0f;
+  logits[1500] = 1.0f;
+  logits[700] = -30.0f;  // finite, but never drawn by chance
+  SamplingParams p;
+  p.seed = 3;
+  Sampler s(p, 2000);
+  std::set<int32_t> seen;
+  for (int i = 0; i < 200; ++i) seen.insert(s.sample(logits, {}).token);
+  EXPECT_EQ(seen, (std::set<int32_t>{10, 1500}));
+  p.logit_bias = {{700, INFINITY}};
+  EXPECT_EQ(Sampler(p, 2000).sample(logits, {}).token, 700);
+  EXPECT_THROW(Sampler(SamplingParams{}, 3).sample(std::vector<float>(3, -INFINITY), {}), Error);
 }
 
 TEST(Sampler, LogprobsAreTheRawLogSoftmax) {
