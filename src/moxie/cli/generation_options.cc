@@ -23,6 +23,9 @@ void add_model_options(CLI::App& cmd, ModelArgs& a, bool warmup_default, bool wi
   }
   cmd.add_option("-c,--ctx", a.n_ctx, "context size in tokens (default: the training context, at most 4096)")
       ->check(CLI::NonNegativeNumber);
+  cmd.add_flag("--repack,!--no-repack", a.repack,
+               "copy Q4_K/Q8_0 matrices into the AVX-512 kernels' interleaved layout at load, when they fit in "
+               "RAM (default: on; off keeps every weight in place in the file mapping)");
   cmd.add_flag("--mlock", a.mlock, "lock the weights in memory so they are never paged out");
   cmd.add_flag("--warmup,!--no-warmup", a.warmup,
                std::string("read every weight page at load, with a progress bar (default: ") +
@@ -59,7 +62,9 @@ int64_t context_size(const ModelArgs& a, const LoadedModel& m) {
 }
 
 LoadedModel load_model(const ModelArgs& a) {
-  LoadedModel m = LoadedModel::load(a.path);
+  ModelOptions options;
+  options.repack = a.repack;
+  LoadedModel m = LoadedModel::load(a.path, options);
   const GgufFile& file = m.model().file();
   if (const std::string warning = memory_warning(file); !warning.empty()) {
     std::fprintf(stderr, "moxie: warning: %s\n", warning.c_str());
@@ -69,13 +74,13 @@ LoadedModel load_model(const ModelArgs& a) {
   } else if (a.warmup) {
     ProgressBar bar("loading weights");
     const double mib = 1024.0 * 1024.0;
-    touch_weights(file, [&](uint64_t done, uint64_t total) {
+    touch_weights(m.model(), [&](uint64_t done, uint64_t total) {
       char detail[64];
       std::snprintf(detail, sizeof detail, "%.0f / %.0f MiB", double(done) / mib, double(total) / mib);
       bar.update(total ? double(done) / double(total) : 1.0, detail);
     });
   }
-  if (a.mlock) lock_weights(file);
+  if (a.mlock) lock_weights(m.model());
   return m;
 }
 

@@ -26,6 +26,7 @@ struct ModelArgs {
   int64_t n_ctx = 0;    // 0: context_size() picks
   bool mlock = false;
   bool warmup = false;  // touch every weight page at load, with a progress bar
+  bool repack = true;   // ModelOptions::repack
 };
 
 // llama.cpp's command-line defaults (temperature 0.8, top-k 40, top-p 0.95, min-p 0.05), so

@@ -17,12 +17,24 @@ constexpr int kSubBlocks = kQKK / 32;  // Q4_K sub-blocks of 32 elements per sup
 using GroupQ4K = BlockQ4_K_R16;
 using GroupQ8_0 = BlockQ8_0_R16;
 
-// Element e (0..255) of a Q4_K block: qs[32c + l] holds element 64c + l in its low nibble
-// and 64c + 32 + l in its high nibble.
-uint8_t q4k_element(const BlockQ4_K& b, int e) {
-  const int c = e / 64, l = e % 32;
-  const uint8_t byte = b.qs[32 * c + l];
-  return (e % 64) < 32 ? byte & 0x0F : byte >> 4;
+uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Row l's part of sub-block j in g: qs[32c + e] holds element 64c + e of the block in its low
+// nibble and 64c + 32 + e in its high nibble; 4 output bytes at a time (elements 8p + i and
+// 8p + 4 + i share output byte i).
+void put_q4k_sub_block(const BlockQ4_K& b, int j, int l, GroupQ4K& g) {
+  const uint8_t* src = b.qs + 32 * (j / 2);
+  const int shift = (j % 2) * 4;
+  for (int p = 0; p < 4; ++p) {
+    const uint32_t first = (load_u32(src + 8 * p) >> shift) & 0x0F0F0F0Fu;
+    const uint32_t second = (load_u32(src + 8 * p + 4) >> shift) & 0x0F0F0F0Fu;
+    const uint32_t packed = first | (second << 4);
+    std::memcpy(g.qs[j][p][l], &packed, 4);
+  }
 }
 
 void repack_group_q4k(const BlockQ4_K* const rows[kRows], int64_t n_blocks, GroupQ4K* out) {
@@ -32,14 +44,9 @@ void repack_group_q4k(const BlockQ4_K* const rows[kRows], int64_t n_blocks, Grou
       const BlockQ4_K& src = rows[l][b];
       g.d[l] = src.d;
       g.dmin[l] = src.dmin;
-      for (int j = 0; j < kSubBlocks; ++j) kq::get_scale_min_k4(j, src.scales, &g.scales[j][l], &g.mins[j][l]);
       for (int j = 0; j < kSubBlocks; ++j) {
-        for (int p = 0; p < 4; ++p) {
-          for (int i = 0; i < 4; ++i) {
-            const int e = 32 * j + 8 * p + i;
-            g.qs[j][p][l][i] = uint8_t(q4k_element(src, e) | (q4k_element(src, e + 4) << 4));
-          }
-        }
+        kq::get_scale_min_k4(j, src.scales, &g.scales[j][l], &g.mins[j][l]);
+        put_q4k_sub_block(src, j, l, g);
       }
     }
   }
@@ -52,7 +59,8 @@ void repack_group_q8_0(const BlockQ8_0* const rows[kRows], int64_t n_blocks, Gro
       const BlockQ8_0& src = rows[l][b];
       g.d[l] = src.d;
       for (int p = 0; p < kQK32 / 4; ++p) {
-        for (int i = 0; i < 4; ++i) g.qs[p][l][i] = uint8_t(src.qs[4 * p + i] + 128);
+        const uint32_t flipped = load_u32(reinterpret_cast<const uint8_t*>(src.qs) + 4 * p) ^ 0x80808080u;  // q + 128
+        std::memcpy(g.qs[p][l], &flipped, 4);
       }
     }
   }

@@ -51,10 +51,12 @@ LoadedModel::LoadedModel(LoadedModel&&) noexcept = default;
 LoadedModel& LoadedModel::operator=(LoadedModel&&) noexcept = default;
 LoadedModel::~LoadedModel() = default;
 
-LoadedModel LoadedModel::load(const std::string& path) {
+LoadedModel LoadedModel::load(const std::string& path) { return load(path, ModelOptions{}); }
+
+LoadedModel LoadedModel::load(const std::string& path, const ModelOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
   LoadedModel m;
-  m.model_ = Model::open(path);
+  m.model_ = Model::open(path, options);
   const GgufFile& file = m.model_->file();
   m.tokenizer_ = std::make_unique<tokenizer::Tokenizer>(tokenizer::load_gguf_tokenizer(file));
   m.end_tokens_ = find_end_tokens(*m.tokenizer_);

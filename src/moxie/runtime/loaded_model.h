@@ -13,6 +13,7 @@ namespace moxie {
 
 class ChatTemplate;
 class Model;
+struct ModelOptions;
 namespace tokenizer {
 class Tokenizer;
 }
@@ -21,6 +22,7 @@ class LoadedModel {
  public:
   // Opens and validates the file. Throws moxie::Error naming the file and what is wrong.
   static LoadedModel load(const std::string& path);
+  static LoadedModel load(const std::string& path, const ModelOptions& options);
   LoadedModel(LoadedModel&&) noexcept;
   LoadedModel& operator=(LoadedModel&&) noexcept;
   ~LoadedModel();

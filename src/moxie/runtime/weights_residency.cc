@@ -7,10 +7,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "moxie/core/error.h"
 #include "moxie/core/system_memory.h"
 #include "moxie/gguf/reader.h"
+#include "moxie/model/model.h"
+#include "moxie/model/repacked_weights.h"
 
 namespace moxie {
 namespace {
@@ -25,18 +28,20 @@ uint64_t tensor_data_bytes(const GgufFile& file) {
   return total;
 }
 
-void touch_weights(const GgufFile& file, const std::function<void(uint64_t, uint64_t)>& progress) {
-  const uint64_t total = tensor_data_bytes(file), page = page_size();
+void touch_weights(const Model& model, const std::function<void(uint64_t, uint64_t)>& progress) {
+  const std::vector<MemoryRange> ranges = model.weight_memory();
+  uint64_t total = 0;
+  for (const MemoryRange& r : ranges) total += r.bytes;
+  const uint64_t page = page_size();
   const uint64_t report_every = std::max<uint64_t>(total / 100, 1);
   uint64_t done = 0, last_report = 0;
   volatile unsigned char sink = 0;  // keeps the reads from being optimised away
   if (progress) progress(0, total);
-  for (const GgufTensorInfo& t : file.tensors()) {
-    const auto* bytes = static_cast<const unsigned char*>(t.view.data);
-    if (bytes == nullptr) continue;
-    for (uint64_t off = 0; off < t.n_bytes; off += page) sink = sink + bytes[off];
-    if (t.n_bytes > 0) sink = sink + bytes[t.n_bytes - 1];
-    done += t.n_bytes;
+  for (const MemoryRange& r : ranges) {
+    const auto* bytes = static_cast<const unsigned char*>(r.data);
+    for (uint64_t off = 0; off < r.bytes; off += page) sink = sink + bytes[off];
+    if (r.bytes > 0) sink = sink + bytes[r.bytes - 1];
+    done += r.bytes;
     if (progress && done - last_report >= report_every) {
       progress(done, total);
       last_report = done;
@@ -45,15 +50,15 @@ void touch_weights(const GgufFile& file, const std::function<void(uint64_t, uint
   if (progress) progress(total, total);
 }
 
-void lock_weights(const GgufFile& file) {
+void lock_weights(const Model& model) {
   const uint64_t page = page_size();
-  for (const GgufTensorInfo& t : file.tensors()) {
-    if (t.view.data == nullptr || t.n_bytes == 0) continue;
-    const auto begin = reinterpret_cast<uintptr_t>(t.view.data) & ~uintptr_t(page - 1);
-    const uintptr_t end = reinterpret_cast<uintptr_t>(t.view.data) + t.n_bytes;
+  for (const MemoryRange& r : model.weight_memory()) {
+    if (r.bytes == 0) continue;
+    const auto begin = reinterpret_cast<uintptr_t>(r.data) & ~uintptr_t(page - 1);
+    const uintptr_t end = reinterpret_cast<uintptr_t>(r.data) + r.bytes;
     if (mlock(reinterpret_cast<const void*>(begin), end - begin) != 0) {
-      throw Error("--mlock: locking the weights of " + file.path() + " in memory failed at tensor '" +
-                  std::string(t.name) + "': " + std::strerror(errno) +
+      throw Error("--mlock: locking the weights of " + model.file().path() + " in memory failed: " +
+                  std::strerror(errno) +
                   (errno == ENOMEM || errno == EPERM ? " (raise the locked-memory limit, e.g. ulimit -l unlimited)" : ""));
     }
   }

@@ -1,8 +1,9 @@
 #pragma once
-// Weights stay in the GGUF file's read-only mapping and are used in place: nothing is
-// copied at load, resident memory grows as pages are first touched (weights + KV cache),
-// and a model larger than RAM still runs from the page cache, only slower. These helpers
-// let a front end pre-fault the weights (with progress), pin them, or warn about size.
+// Weights stay in the GGUF file's read-only mapping and are used in place, except the
+// matrices the model repacked at load (model/repacked_weights.h; only when they fit in RAM):
+// resident memory grows as pages are first touched (weights + KV cache), and a model larger
+// than RAM still runs from the page cache, only slower. These helpers let a front end
+// pre-fault the weights (with progress), pin them, or warn about size.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -12,16 +13,17 @@
 namespace moxie {
 
 class GgufFile;
+class Model;
 
 uint64_t tensor_data_bytes(const GgufFile& file);  // all tensors, as stored
 
-// Reads one byte of every page of every tensor, so later passes find the weights in
-// memory. progress(done_bytes, total_bytes) is called now and then and at the end.
-void touch_weights(const GgufFile& file, const std::function<void(uint64_t, uint64_t)>& progress = {});
+// Reads one byte of every page of the model's weights (Model::weight_memory), so later
+// passes find them in memory. progress(done_bytes, total_bytes) is called now and then.
+void touch_weights(const Model& model, const std::function<void(uint64_t, uint64_t)>& progress = {});
 
-// mlock()s the tensor data so the kernel cannot page it out. Throws moxie::Error with the
-// reason (usually RLIMIT_MEMLOCK: raise it with `ulimit -l`) when the kernel refuses.
-void lock_weights(const GgufFile& file);
+// mlock()s the model's weights so the kernel cannot page them out. Throws moxie::Error with
+// the reason (usually RLIMIT_MEMLOCK: raise it with `ulimit -l`) when the kernel refuses.
+void lock_weights(const Model& model);
 
 // A line warning that the file is larger than physical memory, or empty when it fits.
 std::string memory_warning(const GgufFile& file);
