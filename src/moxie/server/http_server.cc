@@ -181,7 +181,16 @@ void HttpServer::Impl::add_routes() {
   http.Post("/v1/completions", [this](const httplib::Request& q, httplib::Response& r) { handle_generate(q, r, false); });
   http.Post("/tokenize", guarded("tokenize", [this](const auto& q, auto& r) { handle_tokenize(q, r); }));
   http.Post("/detokenize", guarded("detokenize", [this](const auto& q, auto& r) { handle_detokenize(q, r); }));
-  http.Get("/v1/models", guarded("models", [this](const auto&, auto& r) {
+  http.Get("/v1/models", guarded("models", [this](const httplib::Request& q, httplib::Response& r) {
+    // Behind the same key check as generation, so a client (the chat page) learns that a
+    // key is needed before its first message.
+    if (owner->gate_) {
+      if (std::optional<GateRefusal> refused = owner->gate_->authenticate(q.get_header_value("Authorization"))) {
+        if (refused->retry_after_s > 0) r.set_header("Retry-After", std::to_string(refused->retry_after_s));
+        send_json(r, refused->status, refused->body);
+        return;
+      }
+    }
     json data = json::array();
     for (auto& m : models) {
       json entry = {{"id", m->alias}, {"object", "model"}, {"created", m->created}, {"owned_by", "moxie"},

@@ -68,6 +68,9 @@ class RequestGate {
   // (5xx, 400) or the client leaving (499), and before the final usage is sent. Returns
   // the cost in nano-dollars that the usage reports, or nothing when no price is known.
   virtual std::optional<int64_t> settle(const GateRequest& request, const RequestRecord& record, int status) = 0;
+  // For routes that spend nothing (GET /v1/models): a refusal (401) when the caller's key
+  // is missing where one is required, or is malformed, unknown, revoked or expired.
+  virtual std::optional<GateRefusal> authenticate(const std::string& /*authorization*/) { return std::nullopt; }
   // The model's price as a JSON object for /v1/models' "pricing"; empty when unknown.
   virtual std::string pricing_json(const std::string& /*model*/) const { return {}; }
 };

@@ -58,6 +58,18 @@ std::optional<int64_t> MeterGate::settle(const GateRequest& request, const Reque
   }
 }
 
+std::optional<GateRefusal> MeterGate::authenticate(const std::string& authorization) {
+  std::optional<metering::MeterError> refused;
+  try {
+    refused = meter_.authenticate(authorization);
+  } catch (const std::exception& e) {  // the database is unreachable
+    std::fprintf(stderr, "moxie: metering: cannot check a key: %s\n", e.what());
+    return GateRefusal{503, ApiError(503, "metering is unavailable; try again", {}, "metering_unavailable").to_json(), 5};
+  }
+  if (!refused) return std::nullopt;
+  return GateRefusal{refused->http_status, refused->to_openai_json(), refused->retry_after_s};
+}
+
 std::string MeterGate::pricing_json(const std::string& model) const {
   if (!price_known(meter_.prices(), model)) return {};
   return metering::price_json(meter_.prices().price_for(model));

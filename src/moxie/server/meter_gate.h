@@ -31,6 +31,7 @@ class MeterGate : public RequestGate {
 
   std::optional<GateRefusal> authorize(const GateRequest& request) override;
   std::optional<int64_t> settle(const GateRequest& request, const RequestRecord& record, int status) override;
+  std::optional<GateRefusal> authenticate(const std::string& authorization) override;
   std::string pricing_json(const std::string& model) const override;
 
   // Admitted requests not settled yet.

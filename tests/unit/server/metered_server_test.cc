@@ -56,6 +56,45 @@ TEST_P(MeteredServerTest, RequiredAuthRefusesMissingAndWrongKeys) {
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM usage WHERE key_id = 'anonymous'"), 0);
 }
 
+// GET /v1/models spends nothing but checks the key as generation does, so a client knows
+// it needs one before its first message; it writes no usage row.
+TEST_P(MeteredServerTest, ModelListNeedsAValidKeyWhenAuthIsRequired) {
+  start(AuthMode::required, flagship_prices());
+  const std::string alice = bearer_for("alice"), leaky = bearer_for("leaky");
+  metering::revoke_key(*store_, "leaky", now_us_);
+  metering::KeyLimits expiring;
+  expiring.expires_us = now_us_ + 1'000'000;
+  const std::string old = bearer_for("old", expiring);
+  now_us_ += 2'000'000;
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"", "missing_api_key"}, {"Bearer mx-not-a-key", "invalid_api_key"}, {"Basic dXNlcjpwYXNz", "invalid_api_key"},
+      {leaky, "invalid_api_key"}, {old, "invalid_api_key"}};
+  for (const auto& [auth, code] : refused) {
+    auto r = get("/v1/models", auth);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << auth;
+    EXPECT_EQ(body_of(r)["error"]["code"], code) << auth << " " << r->body;
+  }
+  auto ok = get("/v1/models", alice);
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  EXPECT_EQ(body_of(ok)["data"][0]["id"], "tiny");
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM usage"), 0);
+}
+
+TEST_P(MeteredServerTest, ModelListIsOpenWithoutAKeyUnderOptionalAndOffAuth) {
+  for (AuthMode mode : {AuthMode::optional, AuthMode::off}) {
+    start(mode, flagship_prices());
+    auto none = get("/v1/models");
+    ASSERT_TRUE(none);
+    EXPECT_EQ(none->status, 200) << metering::auth_mode_name(mode);
+    auto wrong = get("/v1/models", "Bearer mx-not-a-key");  // a key that is given must be valid, as for generation
+    ASSERT_TRUE(wrong);
+    EXPECT_EQ(wrong->status, mode == AuthMode::off ? 200 : 401) << metering::auth_mode_name(mode);
+    stop();
+  }
+}
+
 TEST_P(MeteredServerTest, KeyLimitedToOtherModelsGets403) {
   start(AuthMode::required, flagship_prices());
   metering::KeyLimits limits;

@@ -19,9 +19,14 @@ struct Limits {
 Admission refused(MeterError error) { return Admission{std::nullopt, std::move(error)}; }
 SqlValue optional_int(const std::optional<int64_t>& v) { return v ? SqlValue{*v} : SqlValue{}; }
 
-std::optional<MeterError> check_key(const KeyRecord& key, const std::string& model, int64_t now_us) {
+std::optional<MeterError> check_key_state(const KeyRecord& key, int64_t now_us) {
   if (key.revoked_us) return invalid_key_error("this key has been revoked");
   if (key.limits.expires_us && now_us >= *key.limits.expires_us) return invalid_key_error("this key has expired");
+  return std::nullopt;
+}
+
+std::optional<MeterError> check_key(const KeyRecord& key, const std::string& model, int64_t now_us) {
+  if (auto e = check_key_state(key, now_us)) return e;
   if (!model_allowed(key.limits.models, model)) return model_not_allowed_error(model);
   return std::nullopt;
 }
@@ -151,6 +156,14 @@ Admission admit(Store& store, const AdmitInput& in) {
          limits.tpm ? SqlValue{subject} : SqlValue{}, optional_int(limits.tpm), in.instance, in.request_id, in.now_us});
     return Admission{std::move(r), std::nullopt};
   });
+}
+
+std::optional<MeterError> check_api_key(Store& store, const std::string& secret_hash, int64_t now_us) {
+  const SqlRows rows = store.read([&](SqlDb& db) {
+    return db.query("SELECT " MOXIE_KEY_COLUMNS " FROM api_keys WHERE secret_hash = ?", {secret_hash});
+  });
+  if (rows.empty()) return invalid_key_error("no such key");
+  return check_key_state(key_from_row(rows[0]), now_us);
 }
 
 Settlement settle(Store& store, const std::string& reservation_id, const PriceSheet& prices,

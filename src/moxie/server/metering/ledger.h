@@ -67,6 +67,11 @@ struct Settlement {
 
 Admission admit(Store& store, const AdmitInput& input);
 
+// The key whose secret hashes to secret_hash, checked as admit() checks it before anything
+// is reserved (unknown, revoked, expired: 401), in a read-only transaction. For routes that
+// need a valid key but spend nothing (GET /v1/models).
+std::optional<MeterError> check_api_key(Store& store, const std::string& secret_hash, int64_t now_us);
+
 // Throws moxie::Error when the reservation is not open (settled before, or recovered).
 Settlement settle(Store& store, const std::string& reservation_id, const PriceSheet& prices,
                   const RequestUsage& usage, int64_t now_us);

@@ -70,6 +70,18 @@ Admission Meter::authorize(const AuthorizeRequest& request) {
   return admit(store_, in);
 }
 
+std::optional<MeterError> Meter::authenticate(std::string_view authorization) const {
+  if (options_.auth == AuthMode::off) return std::nullopt;
+  std::string token;
+  try {
+    token = bearer_token(authorization);
+  } catch (const Error&) {
+    return invalid_key_error("the Authorization header is not 'Bearer <key>'");
+  }
+  if (token.empty()) return options_.auth == AuthMode::required ? std::optional(missing_key_error()) : std::nullopt;
+  return check_api_key(store_, sha256_hex(token), now_us());
+}
+
 Settlement Meter::settle(const Reservation& reservation, const RequestUsage& usage) {
   return metering::settle(store_, reservation.id, prices_, usage, now_us());
 }

@@ -59,6 +59,10 @@ class Meter {
   Meter(Store& store, PriceSheet prices, MeterOptions options);
 
   Admission authorize(const AuthorizeRequest& request);
+  // For routes that spend nothing: the refusal authorize() would give for this
+  // Authorization header alone (a missing key under `required`; a malformed, unknown,
+  // revoked or expired one under `required` and `optional`), or nothing. No rate limit.
+  std::optional<MeterError> authenticate(std::string_view authorization) const;
   // Durable when it returns. Throws moxie::Error for a reservation that is not open.
   Settlement settle(const Reservation& reservation, const RequestUsage& usage);
   int recover();
