@@ -27,6 +27,7 @@
 #include "moxie/kernels/api.h"
 #include "moxie/kernels/matmul.h"
 #include "moxie/quant/quant.h"
+#include "moxie/quant/repack.h"
 
 namespace {
 
@@ -130,6 +131,14 @@ size_t rotation_bytes() {
   return (env ? size_t(std::strtoull(env, nullptr, 10)) : kDefaultRotationMib) << 20;
 }
 
+// The GGUF type a benchmarked type is made from: itself, or the type it is repacked from.
+DType source_type(DType type) {
+  for (DType t : {DType::Q4_K, DType::Q8_0}) {
+    if (moxie::quant::repacked_type(t) == type) return t;
+  }
+  return type;
+}
+
 // Copies of one quantized matrix filling rotation_bytes(). Only the latest set is kept alive.
 struct WeightSet {
   DType type = DType::F32;
@@ -152,10 +161,17 @@ WeightSet& weights_for(DType type, const Shape& shape) {
   std::mt19937 rng(11);
   std::normal_distribution<float> dist(0.0f, 0.02f);  // roughly a trained layer's spread
   std::vector<float> row(size_t(shape.k));
-  const int64_t rb = moxie::row_bytes(type, shape.k);
+  const DType source = source_type(type);
+  const int64_t rb = moxie::row_bytes(source, shape.k);
+  std::vector<char> rows(size_t(rb * shape.n_rows));
   for (int64_t r = 0; r < shape.n_rows; ++r) {
     for (float& v : row) v = dist(rng);
-    moxie::quant::quantize_row(type, row.data(), set.bytes.get() + r * rb, shape.k);
+    moxie::quant::quantize_row(source, row.data(), rows.data() + r * rb, shape.k);
+  }
+  if (source == type) {
+    std::memcpy(set.bytes.get(), rows.data(), rows.size());
+  } else {
+    moxie::quant::repack_rows(source, rows.data(), rb, shape.n_rows, shape.k, set.bytes.get());
   }
   const int64_t ne[2] = {shape.k, shape.n_rows};
   for (size_t c = 0; c < n_copies; ++c) {
@@ -194,7 +210,7 @@ std::vector<DType> runnable_types() {
   std::vector<DType> types;
   for (uint32_t id = 0; id < moxie::kDTypeSlots; ++id) {
     if (!moxie::dtype_info(id) || !moxie::kernels::active().weights[id].gemm) continue;
-    if (!moxie::quant::quant_fns(DType(id)).quantize) continue;
+    if (!moxie::quant::quant_fns(source_type(DType(id))).quantize) continue;
     types.push_back(DType(id));
   }
   return types;
