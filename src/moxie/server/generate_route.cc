@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "moxie/model/model.h"
+#include "moxie/server/client_socket.h"
 #include "moxie/server/openai_request.h"
 #include "moxie/server/openai_response.h"
 #include "moxie/server/server_internal.h"
@@ -21,6 +22,8 @@ using namespace std::chrono_literals;
 // After this long without a token, a stream gets an SSE comment, so a client that left is
 // noticed (the write fails) even while its request is still queued.
 constexpr auto kKeepAlive = 1000ms;
+// How often a non-streaming request looks whether its client is still connected.
+constexpr auto kPeerCheck = 100ms;
 
 std::vector<int32_t> prompt_ids(HttpServer::Served& s, const CompletionRequest& r) {
   if (r.chat) {
@@ -134,20 +137,40 @@ bool provide(StreamState& st, httplib::DataSink& sink) {
   return true;
 }
 
+// A whole (non-streaming) answer writes nothing until the end, so the client's socket is
+// peeked at every kPeerCheck: a client that left cancels its sequence (freeing the slot at
+// the engine's next step) and is billed, as a stream would be, what was computed (499).
 void answer_whole(HttpServer::Impl& impl, RequestGate* gate, const GateRequest& g, RequestStream& stream,
-                  const ResponseMeta& meta, const tokenizer::Tokenizer& tok, httplib::Response& res) {
+                  const ResponseMeta& meta, const tokenizer::Tokenizer& tok, const httplib::Request& req,
+                  httplib::Response& res) {
+  const int client = find_connection_socket(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
+  auto next_check = std::chrono::steady_clock::now() + kPeerCheck;
+  bool client_left = false;
   std::string text;
   std::vector<SampledToken> tokens;
   StreamEvent ev;
   while (true) {
-    if (!stream.pop(&ev, 1s)) continue;
+    const bool got = stream.pop(&ev, kPeerCheck);
+    if (!client_left && client >= 0 && std::chrono::steady_clock::now() >= next_check) {
+      next_check = std::chrono::steady_clock::now() + kPeerCheck;
+      if (peer_closed(client)) {
+        client_left = true;
+        stream.cancel();  // the engine still ends it with a final event holding what was computed
+      }
+    }
+    if (!got) continue;
     text += ev.text;
     if (meta.logprobs) tokens.insert(tokens.end(), ev.tokens.begin(), ev.tokens.end());
     if (ev.final) break;
   }
-  const int status = status_of(ev.cause);
-  impl.metrics.observe_request(meta.model, meta.chat ? "chat" : "completions", status, &ev.record);
+  const int status = client_left ? 499 : status_of(ev.cause);
+  impl.metrics.observe_request(meta.model, meta.chat ? "chat" : "completions", status,
+                               client_left ? nullptr : &ev.record);
   const std::optional<int64_t> cost = gate ? gate->settle(g, ev.record, status) : std::nullopt;  // before the answer
+  if (client_left) {
+    res.status = 499;  // nobody reads it
+    return;
+  }
   if (status != 200) {
     send_error(res, ApiError(status, ev.cause == StopCause::error ? "generation failed: " + ev.error
                                                                   : "the server is shutting down"));
@@ -202,7 +225,7 @@ void HttpServer::Impl::handle_generate(const httplib::Request& req, httplib::Res
     }
     ResponseMeta meta{chat, g.request_id, s->alias, int64_t(std::time(nullptr)), r.logprobs};
     if (!r.stream) {
-      answer_whole(*this, owner->gate_, g, *stream, meta, s->model->tokenizer(), res);
+      answer_whole(*this, owner->gate_, g, *stream, meta, s->model->tokenizer(), req, res);
       return;
     }
     auto st = std::make_shared<StreamState>();

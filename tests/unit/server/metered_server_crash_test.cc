@@ -14,6 +14,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <regex>
 #include <sstream>
 
@@ -77,19 +78,25 @@ class ServeProcess {
 
 // Sends a streaming request on a raw socket and returns the id in its first SSE event;
 // the socket stays open (fd) and unread from then on.
-std::string start_stream(int port, const std::string& auth, int* fd) {
+// Connects and sends a request for 900 tokens of "small" on a raw socket (so the test
+// decides when the client leaves); false when the server cannot be reached.
+bool send_long_chat(int port, const std::string& auth, bool stream, int* fd) {
   *fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(uint16_t(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(*fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return {};
+  if (connect(*fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return false;
   const std::string body = json{{"model", "small"}, {"messages", {{{"role", "user"}, {"content", "tell me a long story"}}}},
-                                {"max_tokens", 900}, {"stream", true}, {"temperature", 0}}.dump();
+                                {"max_tokens", 900}, {"stream", stream}, {"temperature", 0}}.dump();
   const std::string request = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: " + auth +
                               "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
                               "\r\n\r\n" + body;
-  if (write(*fd, request.data(), request.size()) != ssize_t(request.size())) return {};
+  return write(*fd, request.data(), request.size()) == ssize_t(request.size());
+}
+
+std::string start_stream(int port, const std::string& auth, int* fd) {
+  if (!send_long_chat(port, auth, /*stream=*/true, fd)) return {};
   std::string got;
   char buf[4096];
   const std::regex id("\"id\":\"([^\"]+)\"");
@@ -185,6 +192,54 @@ TEST_P(MeteredServerTest, ClientThatLeavesMidStreamIsBilledTheTokensComputedAsCa
   EXPECT_EQ(metering::as_int(rows[0][4]), hand_cost(kFlagshipPrice, p, c, n));
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM reservations"), 0);
   EXPECT_EQ(gate_->open_requests(), 0u);
+}
+
+// The same for a whole (non-streaming) answer, where the server writes nothing until the
+// end: it has to notice the closed socket itself, cancel the sequence and bill what was
+// computed. The request waits behind another one for the only slot, so it cannot finish
+// before the client is gone however fast the machine is.
+TEST_P(MeteredServerTest, ClientThatLeavesANonStreamingRequestIsCancelledAndBilledAsCancelled) {
+  ModelSpec spec = tiny_spec("small");
+  spec.path = test::synth_model(*dir_, Arch::qwen3moe, "small", DType::F32, 7);
+  spec.engine.n_ctx = 1024;
+  spec.engine.n_parallel = 1;
+  start(metering::AuthMode::required, [] {
+    metering::PriceSheet p;
+    p.set("small", kFlagshipPrice);
+    return p;
+  }(), {spec});
+  const std::string key = bearer_for("leaver");
+  auto wait_for = [&](const char* sql, int64_t count) {
+    for (auto deadline = std::chrono::steady_clock::now() + 30s;
+         std::chrono::steady_clock::now() < deadline && scalar(sql) != count;)
+      std::this_thread::sleep_for(5ms);
+    return scalar(sql) == count;
+  };
+  json long_chat = chat("small", 900);
+  auto blocker = std::async(std::launch::async, [&] { return post("/v1/chat/completions", long_chat, key); });
+  ASSERT_TRUE(wait_for("SELECT COUNT(*) FROM reservations", 1)) << "the first request was never admitted";
+  int fd = -1;
+  ASSERT_TRUE(send_long_chat(port_, key, /*stream=*/false, &fd));
+  ASSERT_TRUE(wait_for("SELECT COUNT(*) FROM reservations", 2)) << "the second request was never admitted";
+  close(fd);
+  ASSERT_TRUE(wait_for("SELECT COUNT(*) FROM usage WHERE status = 'cancelled'", 1));
+  const httplib::Result first = blocker.get();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200);
+  const metering::SqlRows rows = store_->read([&](metering::SqlDb& db) {
+    return db.query("SELECT status, prompt_tokens, cached_tokens, completion_tokens, cost_nusd FROM usage "
+                    "WHERE status = 'cancelled'", {});
+  });
+  ASSERT_EQ(rows.size(), 1u);
+  const int64_t p = metering::as_int(rows[0][1]), c = metering::as_int(rows[0][2]), n = metering::as_int(rows[0][3]);
+  EXPECT_GT(p, 0);
+  EXPECT_LT(n, 900);
+  EXPECT_EQ(metering::as_int(rows[0][4]), hand_cost(kFlagshipPrice, p, c, n));
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM reservations"), 0);
+  EXPECT_EQ(gate_->open_requests(), 0u);
+  auto next = post("/v1/chat/completions", chat("small", 2), key);  // the only slot is free again
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200) << next->body;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MeteredServerTest, ::testing::Values(Backend::sqlite, Backend::postgres),
