@@ -5,7 +5,7 @@
 // generation rate next to the memory-bandwidth bound of a decode step.
 //
 // usage: node bench/e2e/load.mjs --url http://127.0.0.1:8080 [--concurrency 32] [--duration 60]
-//          [--max-tokens 64] [--model NAME] [--gguf FILE --moxie BIN --bandwidth-gbs GB/s]
+//          [--max-tokens 64] [--model NAME] [--gguf FILE --moxie BIN --bandwidth-gbs GB/s [--gops GOP/s]]
 //
 // The bound (printed when --gguf and --bandwidth-gbs are given) is what one decode step of
 // B sequences must read: every non-expert tensor once (attention, norms, router, shared
@@ -13,7 +13,13 @@
 // experts the B tokens pick, n·(1-(1-k/n)^B) (k of n experts, uniform routing), times one
 // expert's bytes; the KV cache and the B embedding rows are left out (small at these
 // lengths). tokens/s <= B · bandwidth / bytes_per_step. Measure the bandwidth with
-// `build/bench/matmul_bench --benchmark_filter=Bandwidth` (the GB counter).
+// `build/bench/matmul_bench --benchmark_filter=bandwidth` (the GB counter).
+//
+// A step is also work: every matrix multiplies each of the B tokens (routed experts: the
+// k each token picks), 2 operations per multiply-add. With --gops (a matmul rate measured
+// at this batch size, e.g. matmul_bench's GFLOP/s for q4_K at 8 or 64 tokens, 2 threads)
+// the compute bound is printed too; the step cannot beat the larger of the two times.
+// On a model with few layers and a large vocabulary the output matrix dominates both.
 // Exit status 1 when any request failed or any stream was incomplete.
 
 import { execFileSync } from "node:child_process";
@@ -21,7 +27,7 @@ import { loadavg } from "node:os";
 
 function options() {
   const o = { url: "http://127.0.0.1:8080", concurrency: 32, duration: 60, "max-tokens": 64, model: "",
-    gguf: "", moxie: "build/moxie", "bandwidth-gbs": 0, prompt: "Write a long story about a lighthouse keeper." };
+    gguf: "", moxie: "build/moxie", "bandwidth-gbs": 0, gops: 0, prompt: "Write a long story about a lighthouse keeper." };
   for (let i = 2; i < process.argv.length; i += 2) {
     const name = process.argv[i].replace(/^--/, "");
     if (!(name in o) || process.argv[i + 1] === undefined) throw new Error(`unknown or incomplete option ${process.argv[i]}`);
@@ -79,23 +85,35 @@ function bytesPerStep(o, batch) {
   const nUsed = archValue("expert_used_count");
   let shared = 0;
   let embedding = 0;
+  let embeddingMacs = 0;
   let hasOutput = false;
+  let macsPerToken = 0; // multiply-adds one token costs in the matrices (a norm vector costs none here)
   const expertBytesByLayer = new Map();
-  for (const [, name, bytes] of text.matchAll(/^\s+(\S+\.weight)\s+\S+\s+\[[^\]]*\]\s+(\d+)\s+\d+$/gm)) {
+  for (const [, name, shape, bytes] of text.matchAll(/^\s+(\S+\.weight)\s+\S+\s+\[([^\]]*)\]\s+(\d+)\s+\d+$/gm)) {
     const n = Number(bytes);
+    const dims = shape.split(",").map(Number);
+    const matrixMacs = dims.length >= 2 ? dims[0] * dims[1] : 0;
     const layer = /^blk\.(\d+)\./.exec(name)?.[1];
-    if (name.includes("_exps.")) expertBytesByLayer.set(layer, (expertBytesByLayer.get(layer) ?? 0) + n / nExpert);
-    else if (name === "token_embd.weight") embedding = n;
-    else {
+    if (name.includes("_exps.")) {
+      expertBytesByLayer.set(layer, (expertBytesByLayer.get(layer) ?? 0) + n / nExpert);
+      macsPerToken += nUsed * matrixMacs;
+    } else if (name === "token_embd.weight") {
+      embedding = n;
+      embeddingMacs = matrixMacs;
+    } else {
       if (name === "output.weight") hasOutput = true;
       shared += n;
+      macsPerToken += matrixMacs;
     }
   }
-  if (!hasOutput) shared += embedding; // tied embeddings: the output matrix is the embedding
+  if (!hasOutput) { // tied embeddings: the output matrix is the embedding
+    shared += embedding;
+    macsPerToken += embeddingMacs;
+  }
   const distinct = nExpert > 0 ? nExpert * (1 - Math.pow(1 - nUsed / nExpert, batch)) : 0;
   let experts = 0;
   for (const perExpert of expertBytesByLayer.values()) experts += distinct * perExpert;
-  return { bytes: shared + experts, shared, distinct, nExpert, nUsed };
+  return { bytes: shared + experts, shared, distinct, nExpert, nUsed, macs: batch * macsPerToken };
 }
 
 async function main() {
@@ -128,6 +146,13 @@ async function main() {
     console.log(`bound          ${(b.bytes / 1e6).toFixed(1)} MB per step (${(b.shared / 1e6).toFixed(1)} MB non-expert + ` +
       `${b.distinct.toFixed(1)} of ${b.nExpert} experts per layer) at ${o["bandwidth-gbs"]} GB/s: ` +
       `${boundRate.toFixed(1)} tokens/s; measured ${(100 * rate / boundRate).toFixed(1)}% of it`);
+    const gop = (2 * b.macs) / 1e9;
+    let line = `compute        ${gop.toFixed(1)} GOP per step`;
+    if (o.gops > 0) {
+      const computeRate = (o.concurrency * o.gops) / gop;
+      line += ` at ${o.gops} GOP/s: ${computeRate.toFixed(1)} tokens/s; measured ${(100 * rate / computeRate).toFixed(1)}% of it`;
+    }
+    console.log(line);
   }
   process.exitCode = errors.length > 0 ? 1 : 0;
 }

@@ -225,6 +225,32 @@ TEST(Sampler, LogprobsAreTheRawLogSoftmax) {
   EXPECT_NEAR(t.top[1].logprob, std::log(0.2), 1e-6);
 }
 
+// The logprob is the raw log-softmax whichever path the draw took: the defaults (where the
+// draw's own softmax is reused), a bias, a penalty, temperature 0.7 and a top-k cut.
+TEST(Sampler, LogprobsAreRawOnEveryPath) {
+  std::vector<float> logits(3000);
+  uint64_t state = 11;
+  for (float& l : logits) l = float(6.0 * uniform01(state));
+  double max = -INFINITY, z = 0;
+  for (float l : logits) max = std::max(max, double(l));
+  for (float l : logits) z += std::exp(double(l) - max);
+  const double log_z = max + std::log(z);
+  std::vector<SamplingParams> variants(5);
+  variants[1].logit_bias = {{5, 2.0f}};
+  variants[2].repeat_penalty = 1.3f;
+  variants[3].temperature = 0.7f;
+  variants[4].top_k = 50;
+  for (size_t v = 0; v < variants.size(); ++v) {
+    variants[v].seed = 100 + v;
+    Sampler s(variants[v], int32_t(logits.size()));
+    const std::vector<int32_t> history = {5, 6, 7};
+    for (int i = 0; i < 20; ++i) {
+      const SampledToken t = s.sample(logits, history);
+      EXPECT_NEAR(t.logprob, double(logits[size_t(t.token)]) - log_z, 1e-4) << "variant " << v;
+    }
+  }
+}
+
 TEST(Sampler, RejectsBadParameters) {
   auto bad = [](auto edit) {
     SamplingParams p;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <string>
 
 #include "moxie/core/error.h"
@@ -121,10 +122,11 @@ SampledToken Sampler::sample(std::span<const float> logits, std::span<const int3
   if (int64_t(logits.size()) != n_vocab_) {
     throw Error("sampler: got " + std::to_string(logits.size()) + " logits for a vocabulary of " + std::to_string(n_vocab_));
   }
-  prepare(logits, history, mask);
+  const bool raw = prepare(logits, history, mask);
   const int64_t best = kernels::active().argmax(work_.data(), n_vocab_);  // the first of equals: the lower id
   SampledToken out;
   const float max = work_[size_t(best)];
+  std::optional<double> log_z;
   if (params_.temperature <= 0.0f || max == std::numeric_limits<float>::infinity()) {
     out.token = int32_t(best);  // greedy, or a bias of +inf forcing a token
   } else {
@@ -132,24 +134,30 @@ SampledToken Sampler::sample(std::span<const float> logits, std::span<const int3
     Candidate last_kept{};
     const bool cut = find_cut(best, &last_kept);
     out.token = draw(max, cut ? &last_kept : nullptr);
+    // The chain changed nothing (the OpenAI defaults): the draw's probabilities are the raw
+    // softmax, whose value at the top token gives the logprobs' normaliser for free.
+    if (raw && !cut && params_.temperature == 1.0f) log_z = double(max) - std::log(double(scratch_[size_t(best)]));
   }
-  fill_logprobs(logits, out);
+  fill_logprobs(logits, out, log_z);
   return out;
 }
 
 // work_ = the logits the chain sees: NaN as -inf (never drawn), masked, biased, penalised.
-void Sampler::prepare(std::span<const float> logits, std::span<const int32_t> history, LogitMask* mask) {
+// True when nothing but the NaN rule touched them.
+bool Sampler::prepare(std::span<const float> logits, std::span<const int32_t> history, LogitMask* mask) {
   work_.resize(logits.size());
   for (size_t t = 0; t < logits.size(); ++t) work_[t] = std::isnan(logits[t]) ? kNegInf : logits[t];
   if (mask) mask->apply(work_);
-  apply_bias_and_penalties(history);
+  const bool penalised = apply_bias_and_penalties(history);
+  return !mask && params_.logit_bias.empty() && !penalised;
 }
 
-void Sampler::apply_bias_and_penalties(std::span<const int32_t> history) {
+// True when a penalty applied (some history and a penalty parameter set).
+bool Sampler::apply_bias_and_penalties(std::span<const int32_t> history) {
   for (const auto& [token, bias] : params_.logit_bias) work_[size_t(token)] += bias;
   const bool penalise = params_.repeat_penalty != 1.0f || params_.presence_penalty != 0.0f ||
                         params_.frequency_penalty != 0.0f;
-  if (!penalise || history.empty()) return;
+  if (!penalise || history.empty()) return false;
   size_t window = history.size();
   if (params_.repeat_last_n >= 0) window = std::min(window, size_t(params_.repeat_last_n));
   const auto recent = history.subspan(history.size() - window);
@@ -163,6 +171,7 @@ void Sampler::apply_bias_and_penalties(std::span<const int32_t> history) {
     logit -= params_.presence_penalty + params_.frequency_penalty * float(counts_[t]);
     counts_[t] = 0;  // each distinct token is penalised once; also leaves counts_ zeroed
   }
+  return true;
 }
 
 // top-k, then min-p and top-p on the probabilities at temperature 1 within what top-k kept
@@ -247,14 +256,17 @@ int32_t Sampler::draw(float max, const Candidate* last_kept) {
 
 // Logprobs come from the raw logits: log_z = max - log(p_max), with p_max = 1 / sum(exp(l - max))
 // read back from the softmax (it is at least 1 / n_vocab, so it never underflows).
-void Sampler::fill_logprobs(std::span<const float> logits, SampledToken& out) {
-  scratch_.resize(logits.size());
-  for (size_t t = 0; t < logits.size(); ++t) scratch_[t] = std::isnan(logits[t]) ? kNegInf : logits[t];
-  const kernels::KernelTable& k = kernels::active();
-  const int64_t best = k.argmax(scratch_.data(), n_vocab_);
-  const double max = scratch_[size_t(best)];
-  k.softmax(scratch_.data(), n_vocab_);
-  const double log_z = max - std::log(double(scratch_[size_t(best)]));
+void Sampler::fill_logprobs(std::span<const float> logits, SampledToken& out, std::optional<double> known_log_z) {
+  if (!known_log_z) {
+    scratch_.resize(logits.size());
+    for (size_t t = 0; t < logits.size(); ++t) scratch_[t] = std::isnan(logits[t]) ? kNegInf : logits[t];
+    const kernels::KernelTable& k = kernels::active();
+    const int64_t best = k.argmax(scratch_.data(), n_vocab_);
+    const double max = scratch_[size_t(best)];
+    k.softmax(scratch_.data(), n_vocab_);
+    known_log_z = max - std::log(double(scratch_[size_t(best)]));
+  }
+  const double log_z = *known_log_z;
   out.logprob = float(double(logits[size_t(out.token)]) - log_z);
   if (params_.n_top_logprobs == 0) return;
   std::vector<int32_t> ids(logits.size());

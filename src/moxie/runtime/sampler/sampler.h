@@ -10,6 +10,7 @@
 // logits (about 0.1 ms for 151,936 tokens), not a sort (13 ms): the server samples every
 // sequence of a batch after each step.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -68,14 +69,15 @@ class Sampler {
     float logit;
     float p;
   };
-  void prepare(std::span<const float> logits, std::span<const int32_t> history, LogitMask* mask);
-  void apply_bias_and_penalties(std::span<const int32_t> history);
+  bool prepare(std::span<const float> logits, std::span<const int32_t> history, LogitMask* mask);
+  bool apply_bias_and_penalties(std::span<const int32_t> history);
   // top-k, min-p, top-p: the lowest-ranked token kept, or nothing when all finite tokens stay.
   bool find_cut(int64_t best, Candidate* last_kept);
   void pool_top_k();                        // candidates_: the top_k best-ranked tokens
   void pool_by_probability(int64_t best);   // candidates_: the tokens min-p or top-p may keep
   int32_t draw(float max, const Candidate* last_kept);
-  void fill_logprobs(std::span<const float> logits, SampledToken& out);
+  // known_log_z: the raw logits' log-normaliser when the draw already computed it.
+  void fill_logprobs(std::span<const float> logits, SampledToken& out, std::optional<double> known_log_z);
 
   SamplingParams params_;
   int32_t n_vocab_;
