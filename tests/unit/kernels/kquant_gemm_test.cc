@@ -21,6 +21,7 @@
 #include "moxie/core/quant_blocks.h"
 #include "moxie/kernels/api.h"
 #include "moxie/quant/quant.h"
+#include "unit/kernels/random_scale.h"
 
 namespace moxie {
 namespace {
@@ -37,12 +38,7 @@ struct TypeCase {
 constexpr TypeCase kTypes[] = {
     {DType::Q4_K, 1e-6}, {DType::Q5_K, 1e-6}, {DType::Q6_K, 1e-6}, {DType::Q8_K, 1e-6}};
 
-// Finite fp16 scale of magnitude in [2^-12, 2^-4], random sign when allow_negative.
-uint16_t random_half(std::mt19937& rng, bool allow_negative) {
-  std::uniform_real_distribution<float> e(-12.f, -4.f);
-  const float v = std::exp2(e(rng));
-  return fp32_to_fp16(allow_negative && (rng() & 1) ? -v : v);
-}
+using kernels::testing::random_half;
 
 // n_rows rows of k elements of type t, each row w_stride bytes apart, from random bytes.
 std::vector<uint8_t> random_weights(DType t, int64_t k, int64_t n_rows, int64_t w_stride, std::mt19937& rng) {

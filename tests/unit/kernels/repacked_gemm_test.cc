@@ -23,17 +23,14 @@
 #include "moxie/core/quant_blocks.h"
 #include "moxie/kernels/api.h"
 #include "moxie/quant/repack.h"
+#include "unit/kernels/random_scale.h"
 
 namespace moxie {
 namespace {
 
 using kernels::Isa;
 
-uint16_t random_half(std::mt19937& rng, bool allow_negative) {
-  std::uniform_real_distribution<float> e(-12.f, -4.f);
-  const float v = std::exp2(e(rng));
-  return fp32_to_fp16(allow_negative && (rng() & 1) ? -v : v);
-}
+using kernels::testing::random_half;
 
 // n_rows rows of k elements of type t (row stride = row_bytes + 16 pad bytes, to check the
 // repack honours strides), random bytes with sane scales.
