@@ -1,8 +1,10 @@
-// moxie bench -m FILE.gguf [-p 512[,1024]] [-n 128] [-t 2[,4]] [-r 5] [-o md|csv|json]
-// Prompt processing (ppP: prefill P tokens from an empty cache, in the engine's chunks) and
-// token generation (tgN: N one-token decode steps from an empty cache) in tokens/s, mean and
-// sample standard deviation over -r repetitions after one warm-up run, in llama-bench's
-// table layout so the figures line up with llama.cpp's. Prompts are random token ids.
+// moxie bench -m FILE.gguf [-p 512[,1024]] [-n 128] [-d 0[,4096]] [-t 2[,4]] [-r 5] [-o md|csv|json]
+// Prompt processing (ppP: prefill P tokens, in the engine's chunks) and token generation
+// (tgN: N one-token decode steps) in tokens/s, mean and sample standard deviation over -r
+// repetitions after one warm-up run, in llama-bench's table layout so the figures line up
+// with llama.cpp's. Prompts are random token ids. With -d D the cache first holds D tokens
+// (an untimed prefill, made once and truncated back to before every run, as llama-bench
+// restores its saved depth state); the test is then named "tg128 @ d4096".
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -30,7 +32,7 @@ namespace {
 
 struct BenchArgs {
   ModelArgs model;
-  std::vector<int64_t> n_prompt{512}, n_gen{128};
+  std::vector<int64_t> n_prompt{512}, n_gen{128}, n_depth{0};
   std::vector<int> threads;
   int reps = 5;
   std::string output = "md";
@@ -40,8 +42,12 @@ struct BenchArgs {
 struct BenchTest {
   int threads = 1;
   int64_t n_prompt = 0, n_gen = 0;  // one of them is 0
+  int64_t n_depth = 0;              // tokens already cached when the timed part starts
   std::vector<double> samples_ts;   // tokens/s per repetition
-  std::string name() const { return n_prompt > 0 ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen); }
+  std::string name() const {
+    std::string n = n_prompt > 0 ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen);
+    return n_depth > 0 ? n + " @ d" + std::to_string(n_depth) : n;
+  }
   double mean() const;
   double stddev() const;  // sample standard deviation (n - 1), 0 for one sample
 };
@@ -103,13 +109,31 @@ ModelInfo model_info(const Model& model) {
   return info;
 }
 
-// One repetition: tokens/s of a prefill of n_prompt tokens or of n_gen decode steps.
-double run_once(Generator& gen, const BenchTest& test, int64_t n_vocab, std::mt19937& rng) {
+std::vector<int32_t> random_ids(int64_t n, int64_t n_vocab, std::mt19937& rng) {
   std::uniform_int_distribution<int32_t> token(0, int32_t(n_vocab - 1));
-  const int64_t n = test.n_prompt > 0 ? test.n_prompt : test.n_gen;
   std::vector<int32_t> ids(static_cast<size_t>(n));
   for (int32_t& id : ids) id = token(rng);
+  return ids;
+}
+
+// Brings gen's cache to test.n_depth random tokens, untimed. A cache already filled to that
+// depth (by the previous test) is truncated back to it instead of being refilled.
+void fill_depth(Generator& gen, const BenchTest& test, int64_t n_vocab, std::mt19937& rng, int64_t* filled_depth) {
+  if (*filled_depth == test.n_depth && int64_t(gen.cached_tokens().size()) >= test.n_depth) {
+    gen.truncate(test.n_depth);
+    return;
+  }
   gen.reset();
+  if (test.n_depth > 0) gen.prefill(random_ids(test.n_depth, n_vocab, rng));
+  *filled_depth = test.n_depth;
+}
+
+// One repetition: tokens/s of a prefill of n_prompt tokens or of n_gen decode steps, after
+// test.n_depth cached tokens.
+double run_once(Generator& gen, const BenchTest& test, int64_t n_vocab, std::mt19937& rng, int64_t* filled_depth) {
+  const int64_t n = test.n_prompt > 0 ? test.n_prompt : test.n_gen;
+  const std::vector<int32_t> ids = random_ids(n, n_vocab, rng);
+  fill_depth(gen, test, n_vocab, rng, filled_depth);
   const auto t0 = std::chrono::steady_clock::now();
   if (test.n_prompt > 0) {
     gen.prefill(ids);
@@ -121,24 +145,25 @@ double run_once(Generator& gen, const BenchTest& test, int64_t n_vocab, std::mt1
 }
 
 void print_md_header() {
-  std::printf("| %-30s | %10s | %10s | %-10s | %7s | %13s | %20s |\n", "model", "size", "params", "backend", "threads",
+  std::printf("| %-30s | %10s | %10s | %-10s | %7s | %15s | %20s |\n", "model", "size", "params", "backend", "threads",
               "test", "t/s");
   std::printf("| %s | %s: | %s: | %s | %s: | %s: | %s: |\n", std::string(30, '-').c_str(), std::string(9, '-').c_str(),
               std::string(9, '-').c_str(), std::string(10, '-').c_str(), std::string(6, '-').c_str(),
-              std::string(12, '-').c_str(), std::string(19, '-').c_str());
+              std::string(14, '-').c_str(), std::string(19, '-').c_str());
 }
 
 void print_row(const std::string& format, const ModelInfo& info, const BenchTest& t) {
   if (format == "md") {
     char ts[64];
     std::snprintf(ts, sizeof ts, "%.2f ± %.2f", t.mean(), t.stddev());
-    std::printf("| %-30s | %10s | %10s | %-10s | %7d | %13s | %20s |\n", info.description.c_str(),
+    std::printf("| %-30s | %10s | %10s | %-10s | %7d | %15s | %20s |\n", info.description.c_str(),
                 size_label(info.size_bytes).c_str(), count_label(double(info.n_params)).c_str(), "CPU", t.threads,
                 t.name().c_str(), ts);
   } else if (format == "csv") {
-    std::printf("\"%s\",%llu,%llu,CPU,%d,%lld,%lld,%s,%.6f,%.6f\n", info.description.c_str(),
+    std::printf("\"%s\",%llu,%llu,CPU,%d,%lld,%lld,%lld,\"%s\",%.6f,%.6f\n", info.description.c_str(),
                 (unsigned long long)info.size_bytes, (unsigned long long)info.n_params, t.threads,
-                (long long)t.n_prompt, (long long)t.n_gen, t.name().c_str(), t.mean(), t.stddev());
+                (long long)t.n_prompt, (long long)t.n_gen, (long long)t.n_depth, t.name().c_str(), t.mean(),
+                t.stddev());
   }
   std::fflush(stdout);
 }
@@ -148,7 +173,7 @@ void print_json(const ModelInfo& info, const std::vector<BenchTest>& tests) {
   for (const BenchTest& t : tests) {
     out.push_back({{"model_type", info.description}, {"model_size", info.size_bytes}, {"model_n_params", info.n_params},
                    {"backend", "CPU"}, {"n_threads", t.threads}, {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen},
-                   {"test", t.name()}, {"avg_ts", t.mean()}, {"stddev_ts", t.stddev()}, {"samples_ts", t.samples_ts}});
+                   {"n_depth", t.n_depth}, {"test", t.name()}, {"avg_ts", t.mean()}, {"stddev_ts", t.stddev()}, {"samples_ts", t.samples_ts}});
   }
   std::printf("%s\n", out.dump(2).c_str());
 }
@@ -159,13 +184,16 @@ std::vector<BenchTest> plan_tests(const BenchArgs& a) {
   std::vector<BenchTest> tests;
   for (int t : threads) {
     if (t < 1) throw Error("bench: -t/--threads values must be at least 1, got " + std::to_string(t));
-    for (int64_t p : a.n_prompt) {
-      if (p < 0) throw Error("bench: -p values must be >= 0, got " + std::to_string(p));
-      if (p > 0) tests.push_back({t, p, 0, {}});
-    }
-    for (int64_t n : a.n_gen) {
-      if (n < 0) throw Error("bench: -n values must be >= 0, got " + std::to_string(n));
-      if (n > 0) tests.push_back({t, 0, n, {}});
+    for (int64_t d : a.n_depth) {  // llama-bench's order: threads, then depth, then pp and tg tests
+      if (d < 0) throw Error("bench: -d/--n-depth values must be >= 0, got " + std::to_string(d));
+      for (int64_t p : a.n_prompt) {
+        if (p < 0) throw Error("bench: -p values must be >= 0, got " + std::to_string(p));
+        if (p > 0) tests.push_back({t, p, 0, d, {}});
+      }
+      for (int64_t n : a.n_gen) {
+        if (n < 0) throw Error("bench: -n values must be >= 0, got " + std::to_string(n));
+        if (n > 0) tests.push_back({t, 0, n, d, {}});
+      }
     }
   }
   if (tests.empty()) throw Error("bench: nothing to run (all -p and -n values are 0)");
@@ -179,18 +207,28 @@ int run_bench(const BenchArgs& a) {
   if (a.reps < 1) throw Error("bench: -r/--repetitions must be at least 1, got " + std::to_string(a.reps));
   std::vector<BenchTest> tests = plan_tests(a);
   int64_t n_ctx = a.model.n_ctx;
-  for (const BenchTest& t : tests) n_ctx = std::max(n_ctx, std::max(t.n_prompt, t.n_gen));
+  for (const BenchTest& t : tests) n_ctx = std::max(n_ctx, t.n_depth + std::max(t.n_prompt, t.n_gen));
   LoadedModel m = load_model(a.model);
   const ModelInfo info = model_info(m.model());
   const int64_t n_vocab = m.model().config().n_vocab;
   std::mt19937 rng(1234);
   if (a.output == "md") print_md_header();
-  if (a.output == "csv") std::printf("model_type,model_size,model_n_params,backend,n_threads,n_prompt,n_gen,test,avg_ts,stddev_ts\n");
+  if (a.output == "csv") {
+    std::printf("model_type,model_size,model_n_params,backend,n_threads,n_prompt,n_gen,n_depth,test,avg_ts,stddev_ts\n");
+  }
+  // One pool and generator per thread count, so tests at the same depth share one fill.
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<Generator> gen;
+  int64_t filled_depth = -1;
   for (BenchTest& t : tests) {
-    ThreadPool pool(t.threads);
-    Generator gen(m.model(), m.tokenizer(), pool, n_ctx);
-    if (a.warmup_run) run_once(gen, t, n_vocab, rng);
-    for (int r = 0; r < a.reps; ++r) t.samples_ts.push_back(run_once(gen, t, n_vocab, rng));
+    if (!pool || pool->size() != t.threads) {
+      gen.reset();
+      pool = std::make_unique<ThreadPool>(t.threads);
+      gen = std::make_unique<Generator>(m.model(), m.tokenizer(), *pool, n_ctx);
+      filled_depth = -1;
+    }
+    if (a.warmup_run) run_once(*gen, t, n_vocab, rng, &filled_depth);
+    for (int r = 0; r < a.reps; ++r) t.samples_ts.push_back(run_once(*gen, t, n_vocab, rng, &filled_depth));
     print_row(a.output, info, t);
   }
   if (a.output == "json") print_json(info, tests);
@@ -207,6 +245,10 @@ void register_bench(CLI::App& app) {
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("-n,--n-gen", args->n_gen, "tokens to generate (comma-separated, repeatable; 0: none)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("-d,--n-depth", args->n_depth,
+                  "tokens already in the cache before each test (comma-separated, repeatable; untimed prefill)")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("-t,--threads", args->threads, "threads (comma-separated, repeatable; default: physical cores)")

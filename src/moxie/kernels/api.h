@@ -36,6 +36,40 @@ enum class RopeMode {
   neox,    // GPT-NeoX / Qwen: rotates pairs (i, i + n_rot/2)
 };
 
+// Decode attention of one token's query heads over cached rows, positions [0, n_pos). There
+// are n_kv key/value heads, each shared by n_q query heads (GQA: a group; MLA: n_kv = 1 and a
+// block of heads over the latent). For query head j of kv head g (i = g * n_q + j):
+//   score[i][s] = scale * (q[i] . k_g[s] + q2[i] . k2_g[s])   (the q2 . k2 term when dk2 > 0)
+//   o[i]        = sum_s softmax_s(score[i])[s] * v_g[s]
+// Row r of x starts at x + r * x_stride (floats): q holds dk floats, q2 dk2, o dv. The kv heads
+// sit side by side in a cached row: k_g[s] = k + s * k_stride + g * dk (dk floats), likewise
+// k2_g[s] at k2 + s * k2_stride + g * dk2 and v_g[s] at v + s * v_stride + g * dv, so one call
+// can read each cached row front to back. o may alias q (MLA writes o_lat over q_abs):
+// every q row is read before o is written. n_kv, n_q, n_pos, dk, dv >= 1.
+// scratch: attention_scratch_floats(n_kv * n_q, dk + dk2) floats.
+inline constexpr int64_t kAttentionChunk = 256;  // positions per softmax chunk
+constexpr int64_t attention_scratch_floats(int64_t n_heads, int64_t dk_total) {
+  return n_heads * (dk_total + kAttentionChunk + 2);
+}
+struct AttentionArgs {
+  int64_t n_kv = 1, n_q = 0, n_pos = 0;
+  int64_t dk = 0, dk2 = 0, dv = 0;
+  const float* q = nullptr;
+  int64_t q_stride = 0;
+  const float* q2 = nullptr;
+  int64_t q2_stride = 0;
+  const float* k = nullptr;
+  int64_t k_stride = 0;
+  const float* k2 = nullptr;
+  int64_t k2_stride = 0;
+  const float* v = nullptr;
+  int64_t v_stride = 0;
+  float scale = 1.0f;
+  float* o = nullptr;
+  int64_t o_stride = 0;
+  float* scratch = nullptr;
+};
+
 struct KernelTable {
   Isa isa = Isa::scalar;
   WeightOps weights[kDTypeSlots];  // indexed by DType id
@@ -62,6 +96,9 @@ struct KernelTable {
   int64_t (*argmax)(const float* x, int64_t n) = nullptr;
   // Indices of the k largest elements, largest first, lower index first on ties. k <= n.
   void (*topk)(const float* x, int64_t n, int64_t k, int32_t* idx) = nullptr;
+  // See AttentionArgs. Each cached row is read once: K then V per 256-position chunk, with
+  // an online softmax across chunks.
+  void (*attention)(const AttentionArgs& a) = nullptr;
 };
 
 // The table for the best instruction set this CPU supports. The environment variable

@@ -93,6 +93,11 @@ void Generator::reset() {
   cached_.clear();
 }
 
+void Generator::truncate(int64_t n_tokens) {
+  state_->kv.truncate(0, n_tokens);  // throws on a bad count
+  cached_.resize(size_t(n_tokens));
+}
+
 const float* Generator::prefill(std::span<const int32_t> ids) {
   if (ids.empty()) throw Error("generate: nothing to prefill");
   if (int64_t(cached_.size() + ids.size()) > n_ctx()) {

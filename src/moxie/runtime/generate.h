@@ -86,6 +86,9 @@ class Generator {
   const float* prefill(std::span<const int32_t> ids);
   const float* decode(int32_t id);
   void reset();  // empties the cache
+  // Keeps the first n_tokens cached tokens (n_tokens <= cached_tokens().size()), e.g. to
+  // rerun a benchmark from the same filled context.
+  void truncate(int64_t n_tokens);
 
   int64_t n_ctx() const;
   const std::vector<int32_t>& cached_tokens() const { return cached_; }  // positions [0, n)

@@ -1,5 +1,6 @@
 #include "moxie/model/layers/attention_gqa.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -35,42 +36,54 @@ void store_kv(ForwardPass& p, int64_t il, const Dims& d, const float* k, const f
   }
 }
 
-// The `group` query heads of one token that share kv head kvh, over its sequence's cached
-// positions [0, n_pos): scores for all of them in one float gemm (each K row read once, not
-// once per head), then each V row is added into all the heads' outputs while it is in L1.
-// q: the group's heads, dk floats each, contiguous. probs: group * n_ctx floats of scratch.
-// o: the group's outputs, dv floats each, contiguous.
-void attend_group(const kernels::KernelTable& kt, const Dims& d, const float* q, const float* k_rows,
-                  const float* v_rows, int64_t kvh, int64_t n_pos, int64_t n_ctx, float scale, float* probs, float* o) {
-  kt.weights[uint32_t(DType::F32)].gemm(d.dk, k_rows + kvh * d.dk, d.k_row() * int64_t(sizeof(float)), n_pos, q,
-                                        d.dk * int64_t(sizeof(float)), d.group, probs, n_ctx);
-  for (int64_t h = 0; h < d.group; ++h) {
-    float* ph = probs + h * n_ctx;
-    for (int64_t s = 0; s < n_pos; ++s) ph[s] *= scale;
-    kt.softmax(ph, n_pos);
-  }
-  std::memset(o, 0, size_t(d.group * d.dv) * sizeof(float));
-  for (int64_t s = 0; s < n_pos; ++s) {
-    const float* v = v_rows + s * d.v_row() + kvh * d.dv;
-    for (int64_t h = 0; h < d.group; ++h) kt.axpy(probs[h * n_ctx + s], v, o + h * d.dv, d.dv);
-  }
+// Query heads of one token over its sequence's cached positions [0, n_pos): the groups of kv
+// heads [g0, g0 + n_g), in one kernel call that reads each cached row's slice for those heads
+// once, front to back. q, o: the token's rows, dk (dv) floats per query head, contiguous.
+// scratch: kernels::attention_scratch_floats(n_g * group, dk) floats.
+void attend_kv_heads(const kernels::KernelTable& kt, const Dims& d, const float* q, const float* k_rows,
+                     const float* v_rows, int64_t g0, int64_t n_g, int64_t n_pos, float scale, float* scratch,
+                     float* o) {
+  kernels::AttentionArgs a;
+  a.n_kv = n_g;
+  a.n_q = d.group;
+  a.n_pos = n_pos;
+  a.dk = d.dk;
+  a.dv = d.dv;
+  a.q = q + g0 * d.group * d.dk;
+  a.q_stride = d.dk;
+  a.k = k_rows + g0 * d.dk;
+  a.k_stride = d.k_row();
+  a.v = v_rows + g0 * d.dv;
+  a.v_stride = d.v_row();
+  a.scale = scale;
+  a.o = o + g0 * d.group * d.dv;
+  a.o_stride = d.dv;
+  a.scratch = scratch;
+  kt.attention(a);
 }
 
-// heads [n_tok][n_head * dv]; (token, kv head) items are pulled by the pool's threads, latest
-// tokens (longest contexts) first, so a causal prefill's uneven items still balance.
+// heads [n_tok][n_head * dv]. Work items are (token, chunk of kv heads), pulled by the pool's
+// threads, latest tokens (longest contexts) first, so a causal prefill's uneven items still
+// balance. A token's kv heads stay in one chunk (whole cached rows read in order) unless
+// there are fewer tokens than threads, as in decode, where the threads split them.
 void attend_all(ForwardPass& p, int64_t il, const Dims& d, const float* q, float* heads) {
-  const int64_t n_ctx = p.kv.n_ctx();
-  float* scores = p.ws().get(Buf::scores, int64_t(p.pool().size()) * d.group * n_ctx);
+  const int64_t n_threads = p.pool().size();
+  const int64_t want_chunks = p.n_tok >= n_threads ? 1 : std::min(d.n_kv, (n_threads + p.n_tok - 1) / p.n_tok);
+  const int64_t chunk = (d.n_kv + want_chunks - 1) / want_chunks;  // kv heads per item
+  const int64_t n_chunks = (d.n_kv + chunk - 1) / chunk;
+  const int64_t per_thread = kernels::attention_scratch_floats(chunk * d.group, d.dk);
+  float* scratch = p.ws().get(Buf::scores, n_threads * per_thread);
   const float scale = 1.0f / std::sqrt(float(d.dk));
-  const int64_t n_items = p.n_tok * d.n_kv;
+  const int64_t n_items = p.n_tok * n_chunks;
   std::atomic<int64_t> next{0};
   const auto work = [&](int ith, int) {
     for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n_items;
          i = next.fetch_add(1, std::memory_order_relaxed)) {
-      const int64_t t = p.n_tok - 1 - i / d.n_kv, g = i % d.n_kv;
+      const int64_t t = p.n_tok - 1 - i / n_chunks, g0 = (i % n_chunks) * chunk;
       const BatchToken& bt = p.batch.tokens[size_t(t)];
-      attend_group(p.kt, d, q + t * d.q_row() + g * d.group * d.dk, p.kv.k(il, bt.seq), p.kv.v(il, bt.seq), g,
-                   bt.pos + 1, n_ctx, scale, scores + ith * d.group * n_ctx, heads + (t * d.n_head + g * d.group) * d.dv);
+      attend_kv_heads(p.kt, d, q + t * d.q_row(), p.kv.k(il, bt.seq), p.kv.v(il, bt.seq), g0,
+                      std::min(chunk, d.n_kv - g0), bt.pos + 1, scale, scratch + ith * per_thread,
+                      heads + t * d.n_head * d.dv);
     }
   };
   if (n_items == 1) {

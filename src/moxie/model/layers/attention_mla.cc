@@ -111,34 +111,39 @@ struct TokenView {
   const float* keys;     // [n_pos][rope]
 };
 
-// Heads [h0, h0 + nb) of one token. latent holds q_abs [H][n_tok][kv_lora] and receives o_lat
-// in the same rows: each row's q_abs is fully read before its o_lat is written.
-// probs: [nb][n_pos] scratch. Position-major, so each cached row serves all nb heads at once.
+// Heads [h0, h0 + nb) of one token in one kernel call: each cached latent row (kv_lora
+// floats) and rope key is read once for all nb heads. latent holds q_abs [H][n_tok][kv_lora]
+// and receives o_lat in the same rows (the kernel reads every q row before writing o).
+// scratch: kernels::attention_scratch_floats(nb, kv_lora + rope) floats.
 void attend_heads(const kernels::KernelTable& kt, const MlaDims& d, const TokenView& v, int64_t h0, int64_t nb,
-                  float scale, float* probs, float* latent) {
-  auto lat_row = [&](int64_t b) { return latent + ((h0 + b) * v.n_tok + v.t) * d.kv_lora; };
-  for (int64_t s = 0; s < v.n_pos; ++s) {
-    const float* c = v.latents + s * d.kv_lora;
-    const float* key = v.keys + s * d.rope;
-    for (int64_t b = 0; b < nb; ++b) {
-      const float* q_pe = v.q_row + (h0 + b) * d.dk() + d.nope;
-      probs[b * v.n_pos + s] = (kt.dot_f32(lat_row(b), c, d.kv_lora) + kt.dot_f32(q_pe, key, d.rope)) * scale;
-    }
-  }
-  for (int64_t b = 0; b < nb; ++b) {
-    kt.softmax(probs + b * v.n_pos, v.n_pos);
-    std::memset(lat_row(b), 0, size_t(d.kv_lora) * sizeof(float));
-  }
-  for (int64_t s = 0; s < v.n_pos; ++s) {
-    for (int64_t b = 0; b < nb; ++b) kt.axpy(probs[b * v.n_pos + s], v.latents + s * d.kv_lora, lat_row(b), d.kv_lora);
-  }
+                  float scale, float* scratch, float* latent) {
+  float* lat0 = latent + (h0 * v.n_tok + v.t) * d.kv_lora;
+  kernels::AttentionArgs a;
+  a.n_q = nb;
+  a.n_pos = v.n_pos;
+  a.dk = d.kv_lora;
+  a.dk2 = d.rope;
+  a.dv = d.kv_lora;
+  a.q = lat0;
+  a.q_stride = v.n_tok * d.kv_lora;
+  a.q2 = v.q_row + h0 * d.dk() + d.nope;
+  a.q2_stride = d.dk();
+  a.k = v.latents;
+  a.k_stride = d.kv_lora;
+  a.k2 = v.keys;
+  a.k2_stride = d.rope;
+  a.v = v.latents;
+  a.v_stride = d.kv_lora;
+  a.scale = scale;
+  a.o = lat0;
+  a.o_stride = v.n_tok * d.kv_lora;
+  a.scratch = scratch;
+  kt.attention(a);
 }
 
 // Turns latent's q_abs rows into o_lat rows for every (token, head block), across the pool.
 void attend_all(ForwardPass& p, int64_t il, const MlaDims& d, const float* q, float scale, float* latent) {
-  int64_t max_pos = 0;
-  for (const BatchToken& bt : p.batch.tokens) max_pos = std::max(max_pos, bt.pos + 1);
-  const int64_t per_thread = kHeadBlock * max_pos;
+  const int64_t per_thread = kernels::attention_scratch_floats(kHeadBlock, d.kv_lora + d.rope);
   float* scores = p.ws().get(Buf::scores, int64_t(p.pool().size()) * per_thread);
   const int64_t n_blocks = (d.n_head + kHeadBlock - 1) / kHeadBlock;
   p.pool().run([&](int ith, int nth) {

@@ -1,0 +1,156 @@
+// Decode attention (KernelTable::attention) over a KV cache laid out as the model's: per
+// layer [n_ctx][n_kv * 128] floats for K and for V, Qwen3-30B-A3B's heads (32 query heads,
+// 4 kv heads of 128, group 8). One iteration is one decoded token's attention over 4
+// layers x 4 kv heads, the work `moxie bench -d N` times, rotating over enough layers that
+// the cached rows come from DRAM (the f32 cache of 4 layers at 4096 positions is 64 MiB,
+// twice the host's L3).
+//
+//   attention/<isa>/pos:N   -> counter kv_GB (K and V bytes read per second)
+#include <benchmark/benchmark.h>
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "moxie/kernels/api.h"
+
+namespace {
+
+using moxie::kernels::AttentionArgs;
+using moxie::kernels::Isa;
+using moxie::kernels::KernelTable;
+
+constexpr int64_t kHeads = 32, kKvHeads = 4, kHeadDim = 128, kGroup = kHeads / kKvHeads;
+constexpr int64_t kLayers = 4;
+constexpr int64_t kRowFloats = kKvHeads * kHeadDim;  // one token's k (or v) row of one layer
+
+// As the KV cache allocates: 2 MiB aligned, transparent huge pages asked for (unless
+// MOXIE_BENCH_SMALL_PAGES is set, to measure what they buy).
+struct HugeBuffer {
+  explicit HugeBuffer(size_t floats) : n(floats) {
+    const size_t bytes = (floats * sizeof(float) + kHuge - 1) / kHuge * kHuge;
+    p = static_cast<float*>(std::aligned_alloc(kHuge, bytes));
+    if (!std::getenv("MOXIE_BENCH_SMALL_PAGES")) madvise(p, bytes, MADV_HUGEPAGE);
+  }
+  ~HugeBuffer() { std::free(p); }
+  static constexpr size_t kHuge = size_t(2) << 20;
+  float* p;
+  size_t n;
+};
+
+void attention(benchmark::State& state, const KernelTable* kt) {
+  const int64_t n_pos = state.range(0);
+  // layout 0: the model's, token rows of all kv heads, one call per layer (n_kv = 4);
+  // 1: each kv head's rows contiguous, one call per head; 2: the model's rows, one call per
+  // kv head (each reads a 512-byte slice of every 2 KiB row).
+  const int64_t layout = state.range(1);
+  const int64_t n_calls = layout == 0 ? 1 : kKvHeads, n_kv = layout == 0 ? kKvHeads : 1;
+  const size_t head_offset = layout == 1 ? size_t(n_pos * kHeadDim) : size_t(kHeadDim);
+  const size_t layer_floats = size_t(n_pos * kRowFloats);
+  HugeBuffer k(kLayers * layer_floats), v(kLayers * layer_floats);
+  std::vector<float> q(size_t(kHeads * kHeadDim)), o(size_t(kHeads * kHeadDim));
+  std::vector<float> scratch(size_t(moxie::kernels::attention_scratch_floats(kHeads, kHeadDim)));
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (size_t i = 0; i < k.n; ++i) k.p[i] = normal(rng);
+  for (size_t i = 0; i < v.n; ++i) v.p[i] = normal(rng);
+  for (float& x : q) x = normal(rng);
+  for (auto _ : state) {
+    for (int64_t il = 0; il < kLayers; ++il) {
+      for (int64_t g = 0; g < n_calls; ++g) {
+        AttentionArgs a;
+        a.n_kv = n_kv;
+        a.n_q = kGroup;
+        a.n_pos = n_pos;
+        a.dk = a.dv = kHeadDim;
+        a.q = q.data() + g * kGroup * kHeadDim;
+        a.q_stride = kHeadDim;
+        a.k = k.p + size_t(il) * layer_floats + size_t(g) * head_offset;
+        a.k_stride = layout == 1 ? kHeadDim : kRowFloats;
+        a.v = v.p + size_t(il) * layer_floats + size_t(g) * head_offset;
+        a.v_stride = a.k_stride;
+        a.scale = 0.088f;
+        a.o = o.data() + g * kGroup * kHeadDim;
+        a.o_stride = kHeadDim;
+        a.scratch = scratch.data();
+        kt->attention(a);
+      }
+    }
+    benchmark::DoNotOptimize(o.data());
+  }
+  const double bytes = 2.0 * double(kLayers * layer_floats) * sizeof(float);
+  state.counters["kv_GB"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["ms_per_token"] =
+      benchmark::Counter(1e3, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+// The attention before the fused kernel, for comparison in the same run: per kv head, the
+// group's scores by the float gemm, softmax per head, then one axpy per (position, head).
+void attention_unfused(benchmark::State& state, const KernelTable* kt) {
+  const int64_t n_pos = state.range(0);
+  const size_t layer_floats = size_t(n_pos * kRowFloats);
+  HugeBuffer k(kLayers * layer_floats), v(kLayers * layer_floats);
+  std::vector<float> q(size_t(kHeads * kHeadDim)), o(size_t(kHeads * kHeadDim)), probs(size_t(kGroup * n_pos));
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (size_t i = 0; i < k.n; ++i) k.p[i] = normal(rng);
+  for (size_t i = 0; i < v.n; ++i) v.p[i] = normal(rng);
+  for (float& x : q) x = normal(rng);
+  const auto gemm = kt->weights[uint32_t(moxie::DType::F32)].gemm;
+  for (auto _ : state) {
+    for (int64_t il = 0; il < kLayers; ++il) {
+      for (int64_t g = 0; g < kKvHeads; ++g) {
+        const float* kr = k.p + size_t(il) * layer_floats + g * kHeadDim;
+        const float* vr = v.p + size_t(il) * layer_floats + g * kHeadDim;
+        const float* qg = q.data() + g * kGroup * kHeadDim;
+        float* og = o.data() + g * kGroup * kHeadDim;
+        gemm(kHeadDim, kr, kRowFloats * 4, n_pos, qg, kHeadDim * 4, kGroup, probs.data(), n_pos);
+        for (int64_t h = 0; h < kGroup; ++h) {
+          for (int64_t s = 0; s < n_pos; ++s) probs[size_t(h * n_pos + s)] *= 0.088f;
+          kt->softmax(probs.data() + h * n_pos, n_pos);
+        }
+        std::fill(og, og + kGroup * kHeadDim, 0.0f);
+        for (int64_t s = 0; s < n_pos; ++s) {
+          for (int64_t h = 0; h < kGroup; ++h) {
+            kt->axpy(probs[size_t(h * n_pos + s)], vr + s * kRowFloats, og + h * kHeadDim, kHeadDim);
+          }
+        }
+      }
+    }
+    benchmark::DoNotOptimize(o.data());
+  }
+  state.counters["kv_GB"] = benchmark::Counter(2.0 * double(kLayers * layer_floats) * sizeof(float) * 1e-9,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
+int register_all() {
+  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+    const KernelTable* kt = moxie::kernels::table_for(isa);
+    if (!kt) continue;
+    const std::string name = std::string("attention/") + moxie::kernels::isa_name(isa);
+    auto* b = benchmark::RegisterBenchmark(name.c_str(), attention, kt)->ArgNames({"pos", "layout"})->Unit(benchmark::kMillisecond);
+    if (isa == Isa::scalar) {
+      b->Args({1024, 0});
+      continue;
+    }
+    b->Args({256, 0})->Args({1024, 0})->Args({4096, 0})->Args({4096, 1})->Args({4096, 2});
+    const std::string unfused = std::string("attention_unfused/") + moxie::kernels::isa_name(isa);
+    benchmark::RegisterBenchmark(unfused.c_str(), attention_unfused, kt)
+        ->ArgName("pos")
+        ->Unit(benchmark::kMillisecond)
+        ->Arg(256)
+        ->Arg(1024)
+        ->Arg(4096);
+  }
+  return 0;
+}
+
+const int registered = register_all();
+
+}  // namespace
+
+BENCHMARK_MAIN();
