@@ -206,6 +206,15 @@ TEST(Sampler, NanLogitsAreNeverDrawnAndInfiniteBiasForces) {
   std::set<int32_t> seen;
   for (int i = 0; i < 200; ++i) seen.insert(s.sample(logits, {}).token);
   EXPECT_EQ(seen, (std::set<int32_t>{10, 1500}));
+  for (auto edit : {+[](SamplingParams& q) { q.top_p = 0.99f; }, +[](SamplingParams& q) { q.top_k = 5; },
+                    +[](SamplingParams& q) { q.min_p = 0.01f; }}) {
+    SamplingParams truncated = p;
+    edit(truncated);
+    Sampler t(truncated, 2000);
+    std::set<int32_t> kept;
+    for (int i = 0; i < 200; ++i) kept.insert(t.sample(logits, {}).token);
+    EXPECT_EQ(kept, (std::set<int32_t>{10, 1500}));
+  }
   p.logit_bias = {{700, INFINITY}};
   EXPECT_EQ(Sampler(p, 2000).sample(logits, {}).token, 700);
   EXPECT_THROW(Sampler(SamplingParams{}, 3).sample(std::vector<float>(3, -INFINITY), {}), Error);

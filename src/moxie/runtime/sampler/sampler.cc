@@ -122,10 +122,18 @@ SampledToken Sampler::sample(std::span<const float> logits, std::span<const int3
   if (int64_t(logits.size()) != n_vocab_) {
     throw Error("sampler: got " + std::to_string(logits.size()) + " logits for a vocabulary of " + std::to_string(n_vocab_));
   }
-  const bool raw = prepare(logits, history, mask);
-  const int64_t best = kernels::active().argmax(work_.data(), n_vocab_);  // the first of equals: the lower id
+  const bool penalise = (params_.repeat_penalty != 1.0f || params_.presence_penalty != 0.0f ||
+                         params_.frequency_penalty != 0.0f) && !history.empty();
+  const bool raw = !mask && params_.logit_bias.empty() && !penalise;  // the chain edits nothing
+  if (raw) {
+    chain_ = logits;  // read in place: every reader below treats NaN as never drawn
+  } else {
+    prepare(logits, history, mask);
+    chain_ = work_;
+  }
+  const int64_t best = kernels::active().argmax(chain_.data(), n_vocab_);  // the first of equals (NaN skipped)
   SampledToken out;
-  const float max = work_[size_t(best)];
+  const float max = chain_[size_t(best)];
   std::optional<double> log_z;
   if (params_.temperature <= 0.0f || max == std::numeric_limits<float>::infinity()) {
     out.token = int32_t(best);  // greedy, or a bias of +inf forcing a token
@@ -143,21 +151,18 @@ SampledToken Sampler::sample(std::span<const float> logits, std::span<const int3
 }
 
 // work_ = the logits the chain sees: NaN as -inf (never drawn), masked, biased, penalised.
-// True when nothing but the NaN rule touched them.
-bool Sampler::prepare(std::span<const float> logits, std::span<const int32_t> history, LogitMask* mask) {
+void Sampler::prepare(std::span<const float> logits, std::span<const int32_t> history, LogitMask* mask) {
   work_.resize(logits.size());
   for (size_t t = 0; t < logits.size(); ++t) work_[t] = std::isnan(logits[t]) ? kNegInf : logits[t];
   if (mask) mask->apply(work_);
-  const bool penalised = apply_bias_and_penalties(history);
-  return !mask && params_.logit_bias.empty() && !penalised;
+  apply_bias_and_penalties(history);
 }
 
-// True when a penalty applied (some history and a penalty parameter set).
-bool Sampler::apply_bias_and_penalties(std::span<const int32_t> history) {
+void Sampler::apply_bias_and_penalties(std::span<const int32_t> history) {
   for (const auto& [token, bias] : params_.logit_bias) work_[size_t(token)] += bias;
   const bool penalise = params_.repeat_penalty != 1.0f || params_.presence_penalty != 0.0f ||
                         params_.frequency_penalty != 0.0f;
-  if (!penalise || history.empty()) return false;
+  if (!penalise || history.empty()) return;
   size_t window = history.size();
   if (params_.repeat_last_n >= 0) window = std::min(window, size_t(params_.repeat_last_n));
   const auto recent = history.subspan(history.size() - window);
@@ -171,7 +176,6 @@ bool Sampler::apply_bias_and_penalties(std::span<const int32_t> history) {
     logit -= params_.presence_penalty + params_.frequency_penalty * float(counts_[t]);
     counts_[t] = 0;  // each distinct token is penalised once; also leaves counts_ zeroed
   }
-  return true;
 }
 
 // top-k, then min-p and top-p on the probabilities at temperature 1 within what top-k kept
@@ -202,7 +206,7 @@ void Sampler::pool_top_k() {
   const size_t k = size_t(params_.top_k);
   candidates_.clear();
   for (int32_t t = 0; t < n_vocab_; ++t) {
-    const float l = work_[size_t(t)];
+    const float l = chain_[size_t(t)];
     if (!(l > kNegInf)) continue;
     if (candidates_.size() < k) {
       candidates_.push_back({t, l, 0.0f});
@@ -224,13 +228,14 @@ void Sampler::pool_top_k() {
 // hold at most 1 - top_p together, so the nucleus lies entirely above it. On a trained
 // model's peaked logits that leaves a few hundred candidates instead of 151,936.
 void Sampler::pool_by_probability(int64_t best) {
-  scratch_.assign(work_.begin(), work_.end());
+  scratch_.resize(size_t(n_vocab_));
+  for (size_t t = 0; t < scratch_.size(); ++t) scratch_[t] = std::isnan(chain_[t]) ? kNegInf : chain_[t];
   kernels::active().softmax(scratch_.data(), n_vocab_);
   double floor = double(params_.min_p) * double(scratch_[size_t(best)]);
   if (params_.top_p < 1.0f) floor = std::max(floor, (1.0 - double(params_.top_p)) / double(n_vocab_));
   candidates_.clear();
   for (int32_t t = 0; t < n_vocab_; ++t) {
-    const float l = work_[size_t(t)];
+    const float l = chain_[size_t(t)];
     if (l > kNegInf && double(scratch_[size_t(t)]) >= floor) candidates_.push_back({t, l, scratch_[size_t(t)]});
   }
 }
@@ -244,7 +249,7 @@ int32_t Sampler::draw(float max, const Candidate* last_kept) {
   const float inv_temp = 1.0f / params_.temperature;
   scratch_.resize(size_t(n_vocab_));
   for (int32_t t = 0; t < n_vocab_; ++t) {
-    const float l = work_[size_t(t)];
+    const float l = chain_[size_t(t)];
     const bool kept = l > lowest_logit || (l == lowest_logit && t <= lowest_token);  // false for -inf
     scratch_[size_t(t)] = kept ? (l - max) * inv_temp : kNegInf;
   }

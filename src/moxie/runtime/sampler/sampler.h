@@ -69,8 +69,8 @@ class Sampler {
     float logit;
     float p;
   };
-  bool prepare(std::span<const float> logits, std::span<const int32_t> history, LogitMask* mask);
-  bool apply_bias_and_penalties(std::span<const int32_t> history);
+  void prepare(std::span<const float> logits, std::span<const int32_t> history, LogitMask* mask);
+  void apply_bias_and_penalties(std::span<const int32_t> history);
   // top-k, min-p, top-p: the lowest-ranked token kept, or nothing when all finite tokens stay.
   bool find_cut(int64_t best, Candidate* last_kept);
   void pool_top_k();                        // candidates_: the top_k best-ranked tokens
@@ -83,6 +83,7 @@ class Sampler {
   int32_t n_vocab_;
   uint64_t rng_state_;
   std::vector<float> work_;            // [n_vocab]: the logits the chain edits (mask, bias, penalties)
+  std::span<const float> chain_;       // what the chain reads this call: the raw logits, or work_
   std::vector<float> scratch_;         // [n_vocab]: tempered weights, raw probabilities
   std::vector<Candidate> candidates_;  // the pool top-k, min-p and top-p select from
   std::vector<double> block_sums_;     // the draw's running sums, one per block of weights
