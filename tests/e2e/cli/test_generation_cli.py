@@ -197,6 +197,27 @@ class BenchTest(unittest.TestCase):
         self.assertEqual(len(csv), 2)
         self.assertTrue(csv[0].startswith("model_type,"))
 
+    def test_depth_fills_the_cache_first(self):
+        # llama-bench's -d: tests at each depth, named "tg4 @ d24", n_depth in JSON and CSV;
+        # threads outermost, then depth, then pp before tg (llama-bench's order).
+        path = Models.get("qwen3moe")
+        rows = json.loads(moxie("bench", "-m", path, "-p", "8", "-n", "4", "-d", "0,24", "-t", "1,2", "-r", "2",
+                                "-o", "json").stdout)
+        self.assertEqual([(r["test"], r["n_threads"], r["n_depth"]) for r in rows],
+                         [("pp8", 1, 0), ("tg4", 1, 0), ("pp8 @ d24", 1, 24), ("tg4 @ d24", 1, 24),
+                          ("pp8", 2, 0), ("tg4", 2, 0), ("pp8 @ d24", 2, 24), ("tg4 @ d24", 2, 24)])
+        for r in rows:
+            self.assertEqual(len(r["samples_ts"]), 2)
+            self.assertTrue(all(s > 0 for s in r["samples_ts"]))
+        md = moxie("bench", "-m", path, "-p", "0", "-n", "2", "-d", "16", "-r", "1").stdout.decode().splitlines()
+        self.assertEqual([c.strip() for c in md[2].strip("|").split("|")][5], "tg2 @ d16")
+        csv = moxie("bench", "-m", path, "-p", "0", "-n", "2", "-d", "16", "-r", "1", "-o", "csv").stdout.decode()
+        header, row = csv.splitlines()
+        self.assertEqual(dict(zip(header.split(","), row.split(",")))["n_depth"], "16")
+        p = moxie("bench", "-m", path, "-p", "0", "-n", "2", "-d", "-1", "-r", "1", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("-d/--n-depth", p.stderr.decode())
+
 
 class PerplexityTest(unittest.TestCase):
     def test_matches_the_numpy_reference(self):
