@@ -3,7 +3,8 @@
 // shapes with tails of both vector widths: n_pos 1..300 and past several 256-position
 // softmax chunks, group sizes 1..8, 1..4 kv heads, GQA and MLA (second key part) forms,
 // padded strides. Then closed forms every table (the reference included) must meet, and
-// in-place (o aliasing q) calls.
+// in-place (o aliasing q) calls. Nothing is written past the scratch size api.h promises or
+// into the padding of o's rows.
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -16,6 +17,9 @@ namespace {
 // Output error / max |v|: float dots and sums against the double reference. Measured worst
 // 6e-7 over these cases (AVX2 and AVX-512); the bound leaves room for other compilers' contractions.
 constexpr double kAttentionTol = 5e-6;
+
+constexpr int64_t kGuard = 64;
+constexpr float kSentinel = -777.0f;
 
 struct Case {
   int64_t n_kv, n_q, dk, dk2, dv, n_pos;
@@ -49,7 +53,8 @@ struct Problem {
       }
     }
     o.assign(size_t(n_heads * o_stride), 12345.0f);  // padding must keep this value
-    scratch.assign(size_t(attention_scratch_floats(n_heads, c.dk + c.dk2)), -1.0f);
+    // The scratch the contract promises, then guard floats that must stay untouched.
+    scratch.assign(size_t(attention_scratch_floats(n_heads, c.dk + c.dk2) + kGuard), kSentinel);
   }
 
   AttentionArgs args() {
@@ -75,6 +80,13 @@ struct Problem {
     a.o_stride = o_stride;
     a.scratch = scratch.data();
     return a;
+  }
+
+  bool scratch_guard_intact() const {
+    for (size_t i = scratch.size() - size_t(kGuard); i < scratch.size(); ++i) {
+      if (scratch[i] != kSentinel) return false;
+    }
+    return true;
   }
 
   double max_abs_v() const {
@@ -139,6 +151,7 @@ TEST_P(AttentionVsRef, MatchesTheReferenceOnEveryShape) {
     const double err = max_abs_err_over(got.o, want.o) / want.max_abs_v();
     worst = std::max(worst, err);
     ASSERT_LE(err, kAttentionTol) << describe(c);
+    ASSERT_TRUE(got.scratch_guard_intact()) << "wrote past its scratch: " << describe(c);
     // Row padding of o is never written.
     for (int64_t i = 0; i < c.n_kv * c.n_q; ++i) {
       for (int64_t d = c.dv; d < got.o_stride; ++d) ASSERT_EQ(got.o[size_t(i * got.o_stride + d)], 12345.0f);
