@@ -44,7 +44,9 @@ void write_moe(ArchKeys& k, const ModelConfig& c) {
 
 void write_attention(ArchKeys& k, const ModelConfig& c) {
   k.u32("attention.head_count", c.n_head);
-  k.u32("attention.head_count_kv", c.n_head_kv);
+  // MLA files say 1 kv head, as llama.cpp's converter writes them (its KV cache stores one
+  // latent + rope key row per token, an MQA over the latent); the value is unused by MLA.
+  k.u32("attention.head_count_kv", c.is_mla() ? 1 : c.n_head_kv);
   k.f32("attention.layer_norm_rms_epsilon", c.rms_eps);
   if (!c.is_mla()) {
     k.u32("attention.key_length", c.head_dim_k);

@@ -84,7 +84,7 @@ void mla(ModelConfig& c, int64_t q_lora, int64_t kv_lora, int64_t nope, int64_t 
   c.mla = {q_lora, kv_lora, nope, rope, v};
   c.head_dim_k = nope + rope;
   c.head_dim_v = v;
-  c.n_head_kv = c.n_head;
+  c.n_head_kv = 1;  // MLA is an MQA over the latent, as llama.cpp's converter writes it
   c.rope.n_rot = rope;
 }
 
