@@ -1,6 +1,7 @@
 #include "moxie/model/layers/attention_mla.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -142,15 +143,19 @@ void attend_heads(const kernels::KernelTable& kt, const MlaDims& d, const TokenV
 }
 
 // Turns latent's q_abs rows into o_lat rows for every (token, head block), across the pool.
+// Items are pulled dynamically, latest tokens (longest contexts) first: in a causal prefill
+// the last token reads n times the rows of the first, so a static split gave the thread with
+// the later half about three times the work.
 void attend_all(ForwardPass& p, int64_t il, const MlaDims& d, const float* q, float scale, float* latent) {
   const int64_t per_thread = kernels::attention_scratch_floats(kHeadBlock, d.kv_lora + d.rope);
   float* scores = p.ws().get(Buf::scores, int64_t(p.pool().size()) * per_thread);
   const int64_t n_blocks = (d.n_head + kHeadBlock - 1) / kHeadBlock;
-  p.pool().run([&](int ith, int nth) {
-    int64_t begin, end;
-    ThreadPool::split(p.n_tok * n_blocks, ith, nth, &begin, &end);
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = i / n_blocks, h0 = (i % n_blocks) * kHeadBlock;
+  const int64_t n_items = p.n_tok * n_blocks;
+  std::atomic<int64_t> next{0};
+  p.pool().run([&](int ith, int) {
+    for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n_items;
+         i = next.fetch_add(1, std::memory_order_relaxed)) {
+      const int64_t t = p.n_tok - 1 - i / n_blocks, h0 = (i % n_blocks) * kHeadBlock;
       const BatchToken& bt = p.batch.tokens[size_t(t)];
       const TokenView v{t, p.n_tok, bt.pos + 1, q + t * d.q_row(), p.kv.k(il, bt.seq), p.kv.v(il, bt.seq)};
       attend_heads(p.kt, d, v, h0, std::min(kHeadBlock, d.n_head - h0), scale, scores + ith * per_thread, latent);
