@@ -29,6 +29,7 @@ struct ServeArgs {
   server::ServerOptions server;
   EngineOptions engine;
   int64_t prefix_cache_mib = 256;
+  bool repack = true;
   int64_t max_body_mib = 8;
   double shutdown_timeout_s = 30;
   // Metering (docs/operations.md).
@@ -57,11 +58,12 @@ std::vector<server::ModelSpec> served_models(const ServeArgs& a, metering::Price
                     " is not there; pass -m, or create one with `moxie synth --arch qwen3moe --preset tiny -o " + path +
                     "`");
     }
-    return {{path, a.alias, a.engine}};
+    return {{path, a.alias, a.engine, a.repack}};
   }
   if (!a.model.empty() || !a.alias.empty()) throw Error("serve: give either --config or -m/--alias, not both");
   std::vector<server::ModelSpec> specs;
   for (server::ConfiguredModel& m : server::load_model_config(a.config, a.engine)) {
+    m.spec.repack = a.repack;
     if (m.price) prices->set(m.spec.alias, *m.price);
     specs.push_back(std::move(m.spec));
   }
@@ -159,6 +161,9 @@ void register_serve(CLI::App& app) {
       ->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(1) << 20));
   cmd->add_option("-t,--threads", args->engine.n_threads, "compute threads (0: all hardware threads)")
       ->capture_default_str()->check(CLI::Range(0, 4096));
+  cmd->add_flag("--repack,!--no-repack", args->repack,
+                "copy Q4_K/Q8_0 matrices into the AVX-512 kernels' interleaved layout at load, when they fit in RAM "
+                "(default: on; off keeps every weight in place in the file mapping)");
   cmd->add_option("--prefix-cache-mib", args->prefix_cache_mib, "memory for reusable prompt prefixes (0: off)")
       ->capture_default_str()->check(CLI::Range(int64_t(0), int64_t(1) << 30));
   cmd->add_option("--max-body-mib", args->max_body_mib, "largest request body (413 above)")

@@ -47,7 +47,9 @@ HttpServer::HttpServer(const std::vector<ModelSpec>& specs, const ServerOptions&
   int64_t sessions = 8;
   for (const ModelSpec& spec : specs) {
     auto s = std::make_unique<Served>();
-    s->model = std::make_unique<LoadedModel>(LoadedModel::load(spec.path));
+    ModelOptions model_options;
+    model_options.repack = spec.repack;
+    s->model = std::make_unique<LoadedModel>(LoadedModel::load(spec.path, model_options));
     s->alias = spec.alias.empty() ? std::filesystem::path(spec.path).stem().string() : spec.alias;
     for (const auto& other : impl_->models)
       if (other->alias == s->alias) throw Error("serve: two models are named '" + s->alias + "' (give each an alias)");

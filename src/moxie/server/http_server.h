@@ -31,6 +31,7 @@ struct ModelSpec {
   std::string path;
   std::string alias;  // empty: the file name without .gguf
   EngineOptions engine;
+  bool repack = true;  // ModelOptions::repack (moxie serve --no-repack turns it off)
 };
 
 struct ServerOptions {
