@@ -122,7 +122,8 @@ std::string name_of(const ::testing::TestParamInfo<Case>& info) {
 INSTANTIATE_TEST_SUITE_P(Layouts, Repacked,
                          ::testing::Values(Case{DType::Q4_K, 256, 16}, Case{DType::Q4_K, 768, 48},
                                            Case{DType::Q4_K, 2048, 32}, Case{DType::Q8_0, 32, 16},
-                                           Case{DType::Q8_0, 768, 32}, Case{DType::Q8_0, 4096, 48}),
+                                           Case{DType::Q8_0, 768, 32}, Case{DType::Q8_0, 4096, 48},
+                                           Case{DType::Q8_0, 256, 128}, Case{DType::Q4_K, 256, 128}),
                          name_of);
 
 TEST(RepackRows, RefusesWhatItCannotRepack) {
