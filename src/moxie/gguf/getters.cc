@@ -17,6 +17,12 @@ const GgufValue* GgufFile::find(std::string_view key) const {
   return it == kv_index_.end() ? nullptr : &kvs_[it->second].value;
 }
 
+uint64_t GgufFile::tensor_data_bytes() const {
+  uint64_t total = 0;
+  for (const GgufTensorInfo& t : tensors_) total += t.n_bytes;
+  return total;
+}
+
 const GgufTensorInfo* GgufFile::find_tensor(std::string_view name) const {
   auto it = tensor_index_.find(name);
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];

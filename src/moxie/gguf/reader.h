@@ -92,6 +92,8 @@ class GgufFile {
   // Tensors, in file order.
   std::span<const GgufTensorInfo> tensors() const { return tensors_; }
   const GgufTensorInfo* find_tensor(std::string_view name) const;
+  // Bytes of all tensors' data, as stored (unpadded).
+  uint64_t tensor_data_bytes() const;
 
  private:
   friend class GgufParser;

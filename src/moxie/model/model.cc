@@ -20,10 +20,8 @@ namespace {
 // Repacking moves weights from the page cache into anonymous memory: only when they fit.
 bool repack_fits(const GgufFile& file) {
   constexpr double kMaxShareOfRam = 0.8;
-  uint64_t weights = 0;
-  for (const GgufTensorInfo& t : file.tensors()) weights += t.n_bytes;
   const uint64_t ram = physical_memory_bytes();
-  return ram > 0 && double(weights) <= kMaxShareOfRam * double(ram);
+  return ram > 0 && double(file.tensor_data_bytes()) <= kMaxShareOfRam * double(ram);
 }
 
 }  // namespace

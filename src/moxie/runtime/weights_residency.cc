@@ -1,7 +1,6 @@
 #include "moxie/runtime/weights_residency.h"
 
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,23 +15,12 @@
 #include "moxie/model/repacked_weights.h"
 
 namespace moxie {
-namespace {
-
-uint64_t page_size() { return page_size_bytes(); }
-
-}  // namespace
-
-uint64_t tensor_data_bytes(const GgufFile& file) {
-  uint64_t total = 0;
-  for (const GgufTensorInfo& t : file.tensors()) total += t.n_bytes;
-  return total;
-}
 
 void touch_weights(const Model& model, const std::function<void(uint64_t, uint64_t)>& progress) {
   const std::vector<MemoryRange> ranges = model.weight_memory();
   uint64_t total = 0;
   for (const MemoryRange& r : ranges) total += r.bytes;
-  const uint64_t page = page_size();
+  const uint64_t page = page_size_bytes();
   const uint64_t report_every = std::max<uint64_t>(total / 100, 1);
   uint64_t done = 0, last_report = 0;
   volatile unsigned char sink = 0;  // keeps the reads from being optimised away
@@ -51,7 +39,7 @@ void touch_weights(const Model& model, const std::function<void(uint64_t, uint64
 }
 
 void lock_weights(const Model& model) {
-  const uint64_t page = page_size();
+  const uint64_t page = page_size_bytes();
   for (const MemoryRange& r : model.weight_memory()) {
     if (r.bytes == 0) continue;
     const auto begin = reinterpret_cast<uintptr_t>(r.data) & ~uintptr_t(page - 1);
@@ -65,7 +53,7 @@ void lock_weights(const Model& model) {
 }
 
 std::string memory_warning(const GgufFile& file) {
-  const uint64_t ram = physical_memory_bytes(), weights = tensor_data_bytes(file);
+  const uint64_t ram = physical_memory_bytes(), weights = file.tensor_data_bytes();
   if (ram == 0 || weights <= ram) return {};
   const double gib = 1024.0 * 1024.0 * 1024.0;
   char line[256];

@@ -15,7 +15,6 @@ namespace moxie {
 class GgufFile;
 class Model;
 
-uint64_t tensor_data_bytes(const GgufFile& file);  // all tensors, as stored
 
 // Reads one byte of every page of the model's weights (Model::weight_memory), so later
 // passes find them in memory. progress(done_bytes, total_bytes) is called now and then.
