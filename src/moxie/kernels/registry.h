@@ -4,10 +4,11 @@
 // family registers only what it implements. register_*_avx2/avx512 are only called when the
 // CPU supports that set: their files are compiled with its -m flags.
 //
-// Rules for files in avx2/ and avx512/: include only <immintrin.h>, C headers, core/quant_blocks.h
-// and this header; keep every helper in an anonymous namespace; call no inline function from a
-// shared header and no std template (the linker may keep the AVX-512 copy of such a function
-// for every caller, which then faults on AVX2-only CPUs).
+// Rules for files in avx2/ and avx512/: include only <immintrin.h>, C headers, core/quant_blocks.h,
+// this header and headers of their own folder (avx512/exp16.h) whose helpers sit in an anonymous
+// namespace; keep every helper in an anonymous namespace; call no inline function from a header
+// shared with other instruction sets and no std template (the linker may keep the AVX-512 copy of
+// such a function for every caller, which then faults on AVX2-only CPUs).
 #include "moxie/kernels/api.h"
 
 namespace moxie::kernels {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "moxie/kernels/registry.h"
+#include "moxie/kernels/avx2/exp8.h"
 
 namespace moxie::kernels {
 namespace {
@@ -37,31 +38,6 @@ void store(float* x, int64_t count, __m256 v) {
   else if (count > 0) _mm256_maskstore_ps(x, tail_mask(count), v);
 }
 
-// e^x for 8 floats: the algorithm of avx2/elementwise.cc's exp8 (x = n ln2 + r, degree-7
-// Taylor polynomial of e^r, 2^n applied in two halves so subnormal results stay right).
-__m256 exp8(__m256 x) {
-  x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);
-  x = _mm256_min_ps(_mm256_set1_ps(89.0f), x);
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860682030941723212e-6f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  const __m256i ni = _mm256_cvtps_epi32(n);
-  const __m256i n_lo = _mm256_srai_epi32(ni, 1);
-  const __m256i n_hi = _mm256_sub_epi32(ni, n_lo);
-  const __m256i bias = _mm256_set1_epi32(127);
-  const __m256 scale_lo = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n_lo, bias), 23));
-  const __m256 scale_hi = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n_hi, bias), 23));
-  return _mm256_mul_ps(_mm256_mul_ps(p, scale_lo), scale_hi);
-}
 
 float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
