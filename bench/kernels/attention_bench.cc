@@ -5,7 +5,9 @@
 // the cached rows come from DRAM (the f32 cache of 4 layers at 4096 positions is 64 MiB,
 // twice the host's L3).
 //
-//   attention/<isa>/pos:N   -> counter kv_GB (K and V bytes read per second)
+// f16:1 caches F16 rows (the command line's default, `--cache-type f16`), f16:0 F32 rows.
+//
+//   attention/<isa>/pos:N/layout:L/f16:F   -> counter kv_GB (K and V bytes read per second)
 #include <benchmark/benchmark.h>
 
 #include <sys/mman.h>
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "moxie/core/half.h"
 #include "moxie/kernels/api.h"
 
 namespace {
@@ -37,6 +40,12 @@ struct HugeBuffer {
     if (!std::getenv("MOXIE_BENCH_SMALL_PAGES")) madvise(p, bytes, MADV_HUGEPAGE);
   }
   ~HugeBuffer() { std::free(p); }
+  // Rewrites the first n elements as F16 (in place: each half is written below the float it
+  // came from), for the F16 rows.
+  void to_f16() {
+    uint16_t* h = reinterpret_cast<uint16_t*>(p);
+    for (size_t i = 0; i < n; ++i) h[i] = moxie::fp32_to_fp16(p[i]);
+  }
   static constexpr size_t kHuge = size_t(2) << 20;
   float* p;
   size_t n;
@@ -48,6 +57,8 @@ void attention(benchmark::State& state, const KernelTable* kt) {
   // 1: each kv head's rows contiguous, one call per head; 2: the model's rows, one call per
   // kv head (each reads a 512-byte slice of every 2 KiB row).
   const int64_t layout = state.range(1);
+  const bool f16 = state.range(2) != 0;
+  const size_t elem_bytes = f16 ? 2 : 4;
   const int64_t n_calls = layout == 0 ? 1 : kKvHeads, n_kv = layout == 0 ? kKvHeads : 1;
   const size_t head_offset = layout == 1 ? size_t(n_pos * kHeadDim) : size_t(kHeadDim);
   const size_t layer_floats = size_t(n_pos * kRowFloats);
@@ -59,6 +70,12 @@ void attention(benchmark::State& state, const KernelTable* kt) {
   for (size_t i = 0; i < k.n; ++i) k.p[i] = normal(rng);
   for (size_t i = 0; i < v.n; ++i) v.p[i] = normal(rng);
   for (float& x : q) x = normal(rng);
+  if (f16) {
+    k.to_f16();
+    v.to_f16();
+  }
+  const char* k_base = reinterpret_cast<const char*>(k.p);
+  const char* v_base = reinterpret_cast<const char*>(v.p);
   for (auto _ : state) {
     for (int64_t il = 0; il < kLayers; ++il) {
       for (int64_t g = 0; g < n_calls; ++g) {
@@ -69,9 +86,10 @@ void attention(benchmark::State& state, const KernelTable* kt) {
         a.dk = a.dv = kHeadDim;
         a.q = q.data() + g * kGroup * kHeadDim;
         a.q_stride = kHeadDim;
-        a.k = k.p + size_t(il) * layer_floats + size_t(g) * head_offset;
+        a.kv_type = f16 ? moxie::DType::F16 : moxie::DType::F32;
+        a.k = k_base + (size_t(il) * layer_floats + size_t(g) * head_offset) * elem_bytes;
         a.k_stride = layout == 1 ? kHeadDim : kRowFloats;
-        a.v = v.p + size_t(il) * layer_floats + size_t(g) * head_offset;
+        a.v = v_base + (size_t(il) * layer_floats + size_t(g) * head_offset) * elem_bytes;
         a.v_stride = a.k_stride;
         a.scale = 0.088f;
         a.o = o.data() + g * kGroup * kHeadDim;
@@ -82,7 +100,7 @@ void attention(benchmark::State& state, const KernelTable* kt) {
     }
     benchmark::DoNotOptimize(o.data());
   }
-  const double bytes = 2.0 * double(kLayers * layer_floats) * sizeof(float);
+  const double bytes = 2.0 * double(kLayers * layer_floats) * double(elem_bytes);
   state.counters["kv_GB"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["ms_per_token"] =
       benchmark::Counter(1e3, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
@@ -132,12 +150,15 @@ int register_all() {
     const KernelTable* kt = moxie::kernels::table_for(isa);
     if (!kt) continue;
     const std::string name = std::string("attention/") + moxie::kernels::isa_name(isa);
-    auto* b = benchmark::RegisterBenchmark(name.c_str(), attention, kt)->ArgNames({"pos", "layout"})->Unit(benchmark::kMillisecond);
+    auto* b = benchmark::RegisterBenchmark(name.c_str(), attention, kt)
+                  ->ArgNames({"pos", "layout", "f16"})
+                  ->Unit(benchmark::kMillisecond);
     if (isa == Isa::scalar) {
-      b->Args({1024, 0});
+      b->Args({1024, 0, 0});
       continue;
     }
-    b->Args({256, 0})->Args({1024, 0})->Args({4096, 0})->Args({4096, 1})->Args({4096, 2});
+    for (int64_t f16 : {0, 1}) b->Args({256, 0, f16})->Args({1024, 0, f16})->Args({4096, 0, f16});
+    b->Args({4096, 1, 0})->Args({4096, 2, 0});
     const std::string unfused = std::string("attention_unfused/") + moxie::kernels::isa_name(isa);
     benchmark::RegisterBenchmark(unfused.c_str(), attention_unfused, kt)
         ->ArgName("pos")

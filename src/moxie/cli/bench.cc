@@ -224,7 +224,7 @@ int run_bench(const BenchArgs& a) {
     if (!pool || pool->size() != t.threads) {
       gen.reset();
       pool = std::make_unique<ThreadPool>(t.threads);
-      gen = std::make_unique<Generator>(m.model(), m.tokenizer(), *pool, n_ctx);
+      gen = std::make_unique<Generator>(m.model(), m.tokenizer(), *pool, n_ctx, 512, a.model.kv_type());
       filled_depth = -1;
     }
     if (a.warmup_run) run_once(*gen, t, n_vocab, rng, &filled_depth);

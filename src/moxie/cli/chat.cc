@@ -121,7 +121,7 @@ struct ChatArgs {
 class ChatSession {
  public:
   ChatSession(const ChatArgs& a, LoadedModel& m, ThreadPool& pool)
-      : m_(m), gen_(m.model(), m.tokenizer(), pool, context_size(a.model, m)),
+      : m_(m), gen_(m.model(), m.tokenizer(), pool, context_size(a.model, m), 512, a.model.kv_type()),
         options_(make_generate_options(a.sampling, m)), system_(a.system) {
     options_.cancel = &g_interrupted;
     reset();

@@ -14,6 +14,14 @@
 
 namespace moxie::cli {
 
+void add_cache_type_option(CLI::App& cmd, std::string& cache_type) {
+  cmd.add_option("--cache-type", cache_type,
+                 "KV cache element type: f16 (default, half the memory and bandwidth of f32) or f32; "
+                 "DeepSeek (MLA) models always keep an f32 latent cache")
+      ->check(CLI::IsMember({"f16", "f32"}))
+      ->capture_default_str();
+}
+
 void add_model_options(CLI::App& cmd, ModelArgs& a, bool warmup_default, bool with_threads) {
   a.warmup = warmup_default;
   a.path = server::default_model_path();  // the bundled demo model, as `moxie serve` uses
@@ -23,6 +31,7 @@ void add_model_options(CLI::App& cmd, ModelArgs& a, bool warmup_default, bool wi
   }
   cmd.add_option("-c,--ctx", a.n_ctx, "context size in tokens (default: the training context, at most 4096)")
       ->check(CLI::NonNegativeNumber);
+  add_cache_type_option(cmd, a.cache_type);
   cmd.add_flag("--repack,!--no-repack", a.repack,
                "copy Q4_K/Q8_0 matrices into the AVX-512 kernels' interleaved layout at load, when they fit in "
                "RAM (default: on; off keeps every weight in place in the file mapping)");

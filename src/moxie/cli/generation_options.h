@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "moxie/runtime/generate.h"
+#include "moxie/runtime/kv_cache.h"
 #include "moxie/runtime/sampler/sampler.h"
 
 namespace CLI {
@@ -27,6 +28,8 @@ struct ModelArgs {
   bool mlock = false;
   bool warmup = false;  // touch every weight page at load, with a progress bar
   bool repack = true;   // ModelOptions::repack
+  std::string cache_type = "f16";  // --cache-type: KV cache elements, llama.cpp's default
+  DType kv_type() const { return kv_type_from_name(cache_type); }
 };
 
 // llama.cpp's command-line defaults (temperature 0.8, top-k 40, top-p 0.95, min-p 0.05), so
@@ -47,9 +50,11 @@ struct SamplingArgs {
   bool ignore_eos = false;
 };
 
-// -m/--model, -t/--threads (unless with_threads is false), -c/--ctx, --mlock,
+// -m/--model, -t/--threads (unless with_threads is false), -c/--ctx, --cache-type, --mlock,
 // --warmup/--no-warmup (default as given).
 void add_model_options(CLI::App& cmd, ModelArgs& a, bool warmup_default, bool with_threads = true);
+// --cache-type f16|f32 into cache_type (serve adds it without the other model options).
+void add_cache_type_option(CLI::App& cmd, std::string& cache_type);
 // -n, --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n,
 // --presence-penalty, --frequency-penalty, --seed, --stop (repeatable), --ignore-eos, --json-mode.
 void add_sampling_options(CLI::App& cmd, SamplingArgs& a);

@@ -63,6 +63,7 @@ int run_perplexity(const PerplexityArgs& a) {
   o.bos_id = tok.data().add_bos ? tok.bos_id() : -1;
   o.max_windows = a.chunks;
   o.batch = a.batch;
+  o.kv_type = a.model.kv_type();
   ThreadPool pool(thread_count(a.model.threads));
   std::fprintf(stderr, "perplexity: %zu tokens, %lld windows of %lld tokens, %lld scored per window\n", tokens.size(),
                (long long)(int64_t(tokens.size()) / o.n_ctx), (long long)o.n_ctx,

@@ -102,7 +102,7 @@ int run_run(const RunArgs& a) {
   GenerateOptions o = make_generate_options(a.sampling, m);
   o.sampling.n_top_logprobs = a.json ? a.top_logprobs : 0;
   ThreadPool pool(thread_count(a.model.threads));
-  Generator gen(m.model(), m.tokenizer(), pool, context_size(a.model, m));
+  Generator gen(m.model(), m.tokenizer(), pool, context_size(a.model, m), 512, a.model.kv_type());
   TextSink sink;
   if (!a.json) {
     sink = [](std::string_view piece) {

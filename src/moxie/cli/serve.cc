@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "moxie/cli/commands.h"
+#include "moxie/cli/generation_options.h"
 #include "moxie/core/error.h"
 #include "moxie/server/admin_routes.h"
 #include "moxie/server/default_model.h"
@@ -29,6 +30,7 @@ struct ServeArgs {
   server::ServerOptions server;
   EngineOptions engine;
   int64_t prefix_cache_mib = 256;
+  std::string cache_type = "f16";
   bool repack = true;
   int64_t max_body_mib = 8;
   double shutdown_timeout_s = 30;
@@ -92,6 +94,7 @@ sigset_t shutdown_signals() {
 
 int run_serve(ServeArgs& a) {
   a.engine.prefix_cache_bytes = a.prefix_cache_mib << 20;
+  a.engine.kv_type = kv_type_from_name(a.cache_type);
   a.server.max_body_bytes = size_t(a.max_body_mib) << 20;
   a.server.shutdown_timeout_ms = int64_t(a.shutdown_timeout_s * 1000);
   const sigset_t signals = shutdown_signals();
@@ -164,6 +167,7 @@ void register_serve(CLI::App& app) {
   cmd->add_flag("--repack,!--no-repack", args->repack,
                 "copy Q4_K/Q8_0 matrices into the AVX-512 kernels' interleaved layout at load, when they fit in RAM "
                 "(default: on; off keeps every weight in place in the file mapping)");
+  add_cache_type_option(*cmd, args->cache_type);
   cmd->add_option("--prefix-cache-mib", args->prefix_cache_mib, "memory for reusable prompt prefixes (0: off)")
       ->capture_default_str()->check(CLI::Range(int64_t(0), int64_t(1) << 30));
   cmd->add_option("--max-body-mib", args->max_body_mib, "largest request body (413 above)")

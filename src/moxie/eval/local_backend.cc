@@ -24,10 +24,9 @@ std::pair<double, bool> token_logprob(const float* logits, int64_t n_vocab, int3
 
 // Copies sequence 0's first n rows of every layer to sequence `to`.
 void copy_prefix(KvCache& kv, int64_t to, int64_t n) {
-  const KvShape& s = kv.shape();
-  for (int64_t il = 0; il < s.n_layer; ++il) {
-    std::memcpy(kv.k(il, to), kv.k(il, 0), size_t(n * s.k_floats) * sizeof(float));
-    std::memcpy(kv.v(il, to), kv.v(il, 0), size_t(n * s.v_floats) * sizeof(float));
+  for (int64_t il = 0; il < kv.shape().n_layer; ++il) {
+    std::memcpy(kv.k_data(il, to), kv.k_data(il, 0), size_t(n * kv.k_row_bytes()));
+    std::memcpy(kv.v_data(il, to), kv.v_data(il, 0), size_t(n * kv.v_row_bytes()));
   }
   kv.set_length(to, n);
 }

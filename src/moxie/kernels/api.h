@@ -44,8 +44,10 @@ enum class RopeMode {
 // Row r of x starts at x + r * x_stride (floats): q holds dk floats, q2 dk2, o dv. The kv heads
 // sit side by side in a cached row: k_g[s] = k + s * k_stride + g * dk (dk floats), likewise
 // k2_g[s] at k2 + s * k2_stride + g * dk2 and v_g[s] at v + s * v_stride + g * dv, so one call
-// can read each cached row front to back. o may alias q (MLA writes o_lat over q_abs):
-// every q row is read before o is written. n_kv, n_q, n_pos, dk, dv >= 1.
+// can read each cached row front to back. Cached rows (k, k2, v) hold kv_type elements, F32
+// or F16, and their strides and offsets count elements; q, q2 and o are floats. o may alias
+// q (MLA writes o_lat over q_abs): every q row is read before o is written.
+// n_kv, n_q, n_pos, dk, dv >= 1.
 // scratch: attention_scratch_floats(n_kv * n_q, dk + dk2) floats.
 inline constexpr int64_t kAttentionChunk = 256;  // positions per softmax chunk
 constexpr int64_t attention_scratch_floats(int64_t n_heads, int64_t dk_total) {
@@ -58,11 +60,12 @@ struct AttentionArgs {
   int64_t q_stride = 0;
   const float* q2 = nullptr;
   int64_t q2_stride = 0;
-  const float* k = nullptr;
+  DType kv_type = DType::F32;  // of k, k2 and v
+  const void* k = nullptr;
   int64_t k_stride = 0;
-  const float* k2 = nullptr;
+  const void* k2 = nullptr;
   int64_t k2_stride = 0;
-  const float* v = nullptr;
+  const void* v = nullptr;
   int64_t v_stride = 0;
   float scale = 1.0f;
   float* o = nullptr;
@@ -96,6 +99,8 @@ struct KernelTable {
   int64_t (*argmax)(const float* x, int64_t n) = nullptr;
   // Indices of the k largest elements, largest first, lower index first on ties. k <= n.
   void (*topk)(const float* x, int64_t n, int64_t k, int32_t* idx) = nullptr;
+  // y[i] = x[i] rounded to IEEE binary16 (nearest, ties to even; core/half.h's fp32_to_fp16).
+  void (*to_f16)(const float* x, uint16_t* y, int64_t n) = nullptr;
   // See AttentionArgs. Each cached row is read once: K then V per 256-position chunk, with
   // an online softmax across chunks.
   void (*attention)(const AttentionArgs& a) = nullptr;

@@ -37,4 +37,11 @@ void register_attention_avx512(KernelTable& t);
 // activation conversions they reuse. Other tables have no kernel, so nothing is repacked.
 void register_repacked_avx512(KernelTable& t);
 
+// One load per 64-byte line of rows [r0, r1) (row_bytes each, row r at x + r * stride_bytes), in
+// address order, values unused. The attention kernels call it a few rows ahead of the rows they
+// compute on: their own access order does not train the hardware stream prefetcher, and
+// software prefetches are throttled by the few misses a core keeps outstanding (see the header
+// of avx512/attention.cc). Compiled without instruction-set flags, so every folder may call it.
+void touch_rows(const void* x, int64_t stride_bytes, int64_t r0, int64_t r1, int64_t row_bytes);
+
 }  // namespace moxie::kernels

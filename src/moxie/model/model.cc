@@ -55,15 +55,20 @@ std::vector<MemoryRange> Model::weight_memory() const {
   return out;
 }
 
-KvShape Model::kv_shape() const { return arch_->kv_shape(); }
+KvShape Model::kv_shape(DType type) const {
+  KvShape s = arch_->kv_shape();
+  if (!config_.is_mla()) s.type = type;  // MLA's latent cache stays F32 (model.h)
+  return s;
+}
 
-KvCache Model::make_kv_cache(int64_t n_seq, int64_t n_ctx) const {
-  return KvCache(kv_shape(), n_seq, n_ctx > 0 ? n_ctx : config_.n_ctx_train);
+KvCache Model::make_kv_cache(int64_t n_seq, int64_t n_ctx, DType type) const {
+  return KvCache(kv_shape(type), n_seq, n_ctx > 0 ? n_ctx : config_.n_ctx_train);
 }
 
 void Model::check_batch(const Batch& batch, const KvCache& kv) const {
-  const KvShape want = kv_shape(), have = kv.shape();
-  if (want.n_layer != have.n_layer || want.k_floats != have.k_floats || want.v_floats != have.v_floats) {
+  const KvShape want = kv_shape(kv.shape().type), have = kv.shape();
+  if (want.n_layer != have.n_layer || want.k_width != have.k_width || want.v_width != have.v_width ||
+      want.type != have.type) {
     throw Error("forward: the KV cache was made for a different model shape");
   }
   std::vector<int64_t> next(size_t(kv.n_seq()), -1);  // next expected position per sequence

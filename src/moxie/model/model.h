@@ -51,9 +51,12 @@ class Model {
   // The memory the forward pass reads its weights from: repacked copies and the file's
   // tensors that were not copied (for warm-up and mlock).
   std::vector<MemoryRange> weight_memory() const;
-  KvShape kv_shape() const;
+  // The cache this model needs, holding type (F32 or F16) elements. An MLA model's cache (its
+  // compressed latents) is always F32: its absorbed attention is compute-bound in prefill and
+  // its cache is already small (DeepSeek-V3: 576 floats per token per layer).
+  KvShape kv_shape(DType type = DType::F32) const;
   // A cache for n_seq sequences of n_ctx tokens each (n_ctx 0: the training context).
-  KvCache make_kv_cache(int64_t n_seq, int64_t n_ctx = 0) const;
+  KvCache make_kv_cache(int64_t n_seq, int64_t n_ctx = 0, DType type = DType::F32) const;
 
   // Runs the batch (see batch.h for its rules, checked before anything runs), appends its
   // tokens to their sequences in kv, and writes logits [batch.n_logits()][n_vocab] in batch

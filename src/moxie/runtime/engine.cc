@@ -28,32 +28,32 @@ const char* openai_finish_reason(StopCause cause) {
   return "none";
 }
 
-std::vector<float> Engine::Loop::pack(int slot, int64_t n) const {
-  const KvShape& s = kv.shape();
-  const int64_t per_token = prefix.floats_per_token();
-  std::vector<float> blob(size_t(n * per_token));
-  for (int64_t il = 0; il < s.n_layer; ++il) {
-    const float* k = kv.k(il, slot);
-    const float* v = kv.v(il, slot);
+std::vector<uint8_t> Engine::Loop::pack(int slot, int64_t n) const {
+  const int64_t k_bytes = kv.k_row_bytes(), v_bytes = kv.v_row_bytes();
+  const int64_t per_token = prefix.bytes_per_token();
+  std::vector<uint8_t> blob(size_t(n * per_token));
+  for (int64_t il = 0; il < kv.shape().n_layer; ++il) {
+    const auto* k = static_cast<const uint8_t*>(kv.k_data(il, slot));
+    const auto* v = static_cast<const uint8_t*>(kv.v_data(il, slot));
     for (int64_t t = 0; t < n; ++t) {
-      float* dst = blob.data() + t * per_token + il * (s.k_floats + s.v_floats);
-      std::memcpy(dst, k + t * s.k_floats, size_t(s.k_floats) * sizeof(float));
-      std::memcpy(dst + s.k_floats, v + t * s.v_floats, size_t(s.v_floats) * sizeof(float));
+      uint8_t* dst = blob.data() + t * per_token + il * (k_bytes + v_bytes);
+      std::memcpy(dst, k + t * k_bytes, size_t(k_bytes));
+      std::memcpy(dst + k_bytes, v + t * v_bytes, size_t(v_bytes));
     }
   }
   return blob;
 }
 
-void Engine::Loop::unpack(const std::vector<float>& blob, int slot, int64_t n) {
-  const KvShape& s = kv.shape();
-  const int64_t per_token = prefix.floats_per_token();
-  for (int64_t il = 0; il < s.n_layer; ++il) {
-    float* k = kv.k(il, slot);
-    float* v = kv.v(il, slot);
+void Engine::Loop::unpack(const std::vector<uint8_t>& blob, int slot, int64_t n) {
+  const int64_t k_bytes = kv.k_row_bytes(), v_bytes = kv.v_row_bytes();
+  const int64_t per_token = prefix.bytes_per_token();
+  for (int64_t il = 0; il < kv.shape().n_layer; ++il) {
+    auto* k = static_cast<uint8_t*>(kv.k_data(il, slot));
+    auto* v = static_cast<uint8_t*>(kv.v_data(il, slot));
     for (int64_t t = 0; t < n; ++t) {
-      const float* src = blob.data() + t * per_token + il * (s.k_floats + s.v_floats);
-      std::memcpy(k + t * s.k_floats, src, size_t(s.k_floats) * sizeof(float));
-      std::memcpy(v + t * s.v_floats, src + s.k_floats, size_t(s.v_floats) * sizeof(float));
+      const uint8_t* src = blob.data() + t * per_token + il * (k_bytes + v_bytes);
+      std::memcpy(k + t * k_bytes, src, size_t(k_bytes));
+      std::memcpy(v + t * v_bytes, src + k_bytes, size_t(v_bytes));
     }
   }
   kv.set_length(slot, n);

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "moxie/core/dtype.h"
 #include "moxie/runtime/request_stream.h"
 #include "moxie/runtime/sampler/sampler.h"
 
@@ -41,6 +42,7 @@ struct EngineOptions {
   int64_t prefill_chunk = 256;           // most prompt tokens of one sequence per pass
   int n_threads = 0;                     // 0: the machine's hardware threads
   int64_t prefix_cache_bytes = 256 << 20;  // 0: no prefix cache
+  DType kv_type = DType::F32;            // KV cache elements (the CLI asks for F16, see kv_cache.h)
 };
 
 struct GenerationJob {

@@ -50,11 +50,10 @@ struct Engine::Seq {
 struct Engine::Loop {
   Loop(const Model& model, const EngineOptions& o)
       : pool(o.n_threads > 0 ? o.n_threads : int(std::max(1u, std::thread::hardware_concurrency()))),
-        kv(model.make_kv_cache(o.n_parallel, o.n_ctx)),
+        kv(model.make_kv_cache(o.n_parallel, o.n_ctx, o.kv_type)),
         ctx(pool),
         scheduler({o.n_parallel, o.max_queue, o.step_tokens, o.prefill_chunk}),
-        prefix(model.kv_shape().n_layer * (model.kv_shape().k_floats + model.kv_shape().v_floats),
-               o.prefix_cache_bytes),
+        prefix(KvCache::bytes_per_token(model.kv_shape(o.kv_type)), o.prefix_cache_bytes),
         logits(size_t(o.n_parallel) * size_t(model.config().n_vocab)) {}
 
   ThreadPool pool;
@@ -67,8 +66,8 @@ struct Engine::Loop {
   std::deque<std::pair<Clock::time_point, int64_t>> sampled;  // (step end, tokens sampled)
 
   // Packs positions [0, n) of a slot into a prefix-cache blob: per token, every layer's k then v.
-  std::vector<float> pack(int slot, int64_t n) const;
-  void unpack(const std::vector<float>& blob, int slot, int64_t n);
+  std::vector<uint8_t> pack(int slot, int64_t n) const;
+  void unpack(const std::vector<uint8_t>& blob, int slot, int64_t n);
 };
 
 }  // namespace moxie

@@ -66,7 +66,8 @@ const char* finish_reason_name(FinishReason r) {
 }
 
 struct Generator::State {
-  State(const Model& m, ThreadPool& pool, int64_t n_ctx) : kv(m.make_kv_cache(1, n_ctx)), ctx(pool) {}
+  State(const Model& m, ThreadPool& pool, int64_t n_ctx, DType kv_type)
+      : kv(m.make_kv_cache(1, n_ctx, kv_type)), ctx(pool) {}
   KvCache kv;
   ForwardContext ctx;
   Batch batch;
@@ -74,8 +75,11 @@ struct Generator::State {
 };
 
 Generator::Generator(const Model& model, const tokenizer::Tokenizer& tok, ThreadPool& pool, int64_t n_ctx,
-                     int64_t prefill_chunk)
-    : model_(model), tok_(tok), prefill_chunk_(prefill_chunk), state_(std::make_unique<State>(model, pool, n_ctx)) {
+                     int64_t prefill_chunk, DType kv_type)
+    : model_(model),
+      tok_(tok),
+      prefill_chunk_(prefill_chunk),
+      state_(std::make_unique<State>(model, pool, n_ctx, kv_type)) {
   if (prefill_chunk < 1) throw Error("generate: the prefill chunk must be at least 1 token");
   if (tok.n_vocab() > model.config().n_vocab) {
     throw Error("generate: the tokenizer has " + std::to_string(tok.n_vocab()) + " tokens but the model only " +

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "moxie/core/dtype.h"
 #include "moxie/runtime/sampler/sampler.h"
 
 namespace moxie {
@@ -67,10 +68,11 @@ using TextSink = std::function<void(std::string_view piece)>;
 
 class Generator {
  public:
-  // A cache of n_ctx tokens (0: the model's training context). prefill_chunk: the most
-  // tokens one prefill forward pass takes. The model, tokenizer and pool must outlive it.
+  // A cache of n_ctx tokens (0: the model's training context) of kv_type elements (see
+  // Model::kv_shape). prefill_chunk: the most tokens one prefill forward pass takes. The
+  // model, tokenizer and pool must outlive it.
   Generator(const Model& model, const tokenizer::Tokenizer& tok, ThreadPool& pool, int64_t n_ctx = 0,
-            int64_t prefill_chunk = 512);
+            int64_t prefill_chunk = 512, DType kv_type = DType::F32);
   ~Generator();
   Generator(const Generator&) = delete;
   Generator& operator=(const Generator&) = delete;

@@ -12,22 +12,29 @@ constexpr int64_t kMaxTokens = int64_t(1) << 40;
 
 }  // namespace
 
-int64_t KvCache::bytes_per_token(const KvShape& s) {
-  return s.n_layer * (s.k_floats + s.v_floats) * int64_t(sizeof(float));
+DType kv_type_from_name(const std::string& name) {
+  if (name == "f32") return DType::F32;
+  if (name == "f16") return DType::F16;
+  throw Error("KV cache type \"" + name + "\" is not supported (use f32 or f16)");
 }
 
+int64_t KvCache::bytes_per_token(const KvShape& s) { return s.n_layer * (s.k_width + s.v_width) * s.elem_bytes(); }
+
 KvCache::KvCache(const KvShape& shape, int64_t n_seq, int64_t n_ctx) : shape_(shape), n_seq_(n_seq), n_ctx_(n_ctx) {
-  if (shape.n_layer < 1 || shape.k_floats < 1 || shape.v_floats < 0) {
-    throw Error("KV cache: bad shape (n_layer " + std::to_string(shape.n_layer) + ", k_floats " +
-                std::to_string(shape.k_floats) + ", v_floats " + std::to_string(shape.v_floats) + ")");
+  if (shape.n_layer < 1 || shape.k_width < 1 || shape.v_width < 0) {
+    throw Error("KV cache: bad shape (n_layer " + std::to_string(shape.n_layer) + ", k_width " +
+                std::to_string(shape.k_width) + ", v_width " + std::to_string(shape.v_width) + ")");
+  }
+  if (shape.type != DType::F32 && shape.type != DType::F16) {
+    throw Error(std::string("KV cache: element type ") + std::string(dtype_name(shape.type)) + " is not supported (f32 or f16)");
   }
   if (n_seq < 1 || n_ctx < 1 || n_seq > kMaxTokens / n_ctx) {
     throw Error("KV cache: need at least 1 sequence of at least 1 token (got " + std::to_string(n_seq) +
                 " sequences of " + std::to_string(n_ctx) + " tokens)");
   }
   const int64_t rows = n_seq * shape.n_layer * n_ctx;
-  k_.reset(new float[size_t(rows * shape.k_floats)]);
-  v_.reset(new float[size_t(rows * shape.v_floats)]);
+  k_.reset(new char[size_t(rows * k_row_bytes())]);
+  v_.reset(new char[size_t(rows * v_row_bytes())]);
   length_.assign(size_t(n_seq), 0);
 }
 
@@ -51,6 +58,13 @@ void KvCache::check_seq(int64_t seq, const char* what) const {
     throw Error(std::string("KV cache ") + what + ": sequence " + std::to_string(seq) + " is out of range [0, " +
                 std::to_string(n_seq_) + ")");
   }
+}
+
+void* KvCache::f32_rows(void* rows) const {
+  if (shape_.type != DType::F32) {
+    throw Error(std::string("KV cache: float rows asked of a ") + std::string(dtype_name(shape_.type)) + " cache");
+  }
+  return rows;
 }
 
 int64_t KvCache::length(int64_t seq) const {

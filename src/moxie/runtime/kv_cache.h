@@ -1,29 +1,40 @@
 #pragma once
 // KvCache: per-sequence key/value memory with a fixed token budget, allocated once.
 //
-// Every layer keeps, per sequence and per cached token, two f32 rows: a "k" row of
-// KvShape::k_floats and a "v" row of KvShape::v_floats. What they hold is the attention
-// layer's business:
+// Every layer keeps, per sequence and per cached token, two rows of KvShape::type elements:
+// a "k" row of KvShape::k_width and a "v" row of KvShape::v_width. What they hold is the
+// attention layer's business:
 //   GQA: k = the n_head_kv roped key heads, v = the n_head_kv value heads
-//        (k_floats = n_head_kv * head_dim_k, v_floats = n_head_kv * head_dim_v)
+//        (k_width = n_head_kv * head_dim_k, v_width = n_head_kv * head_dim_v)
 //   MLA: k = the compressed latent (kv_lora_rank), v = the shared roped key (qk_rope):
 //        only what DeepSeek's absorbed attention needs, its memory saving.
-// Storage is f32, so the golden tolerances hold without a cache-precision term.
+// The element type is F32 or F16. F32 is the library's default, so the golden tolerances
+// hold without a cache-precision term; F16 halves the bytes a long-context decode streams
+// (what llama.cpp caches by default) and is what the command line asks for.
 //
 // Token slot p of a sequence holds position p; a sequence's tokens occupy slots
 // [0, length). Positions are absolute, so a sequence is "freed" by reset() and can be
 // rewound (e.g. to drop rejected draft tokens) by truncate().
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
+
+#include "moxie/core/dtype.h"
 
 namespace moxie {
 
 struct KvShape {
   int64_t n_layer = 0;
-  int64_t k_floats = 0;  // per token per layer
-  int64_t v_floats = 0;  // per token per layer
+  int64_t k_width = 0;  // elements per token per layer
+  int64_t v_width = 0;  // elements per token per layer
+  DType type = DType::F32;  // F32 or F16
+  int64_t elem_bytes() const { return type == DType::F16 ? 2 : 4; }
 };
+
+// The cache element type a name selects ("f32", "f16"); throws moxie::Error naming the
+// accepted ones otherwise.
+DType kv_type_from_name(const std::string& name);
 
 class KvCache {
  public:
@@ -51,23 +62,30 @@ class KvCache {
   // Marks positions [0, n_tokens) as cached; the forward pass calls it after writing them.
   void set_length(int64_t seq, int64_t n_tokens);
 
-  // Rows of layer il of sequence seq: [n_ctx][k_floats] and [n_ctx][v_floats]. No checks
-  // (hot path): the forward pass validates sequences and positions per batch.
-  float* k(int64_t il, int64_t seq) { return k_.get() + row_index(il, seq) * shape_.k_floats; }
-  float* v(int64_t il, int64_t seq) { return v_.get() + row_index(il, seq) * shape_.v_floats; }
-  const float* k(int64_t il, int64_t seq) const { return k_.get() + row_index(il, seq) * shape_.k_floats; }
-  const float* v(int64_t il, int64_t seq) const { return v_.get() + row_index(il, seq) * shape_.v_floats; }
+  // Rows of layer il of sequence seq, [n_ctx][k_width] and [n_ctx][v_width] elements of
+  // shape().type. No checks (hot path): the forward pass validates sequences and positions
+  // per batch.
+  void* k_data(int64_t il, int64_t seq) { return k_.get() + row_index(il, seq) * k_row_bytes(); }
+  void* v_data(int64_t il, int64_t seq) { return v_.get() + row_index(il, seq) * v_row_bytes(); }
+  const void* k_data(int64_t il, int64_t seq) const { return k_.get() + row_index(il, seq) * k_row_bytes(); }
+  const void* v_data(int64_t il, int64_t seq) const { return v_.get() + row_index(il, seq) * v_row_bytes(); }
+  // The same rows as floats, for an F32 cache (MLA's is always one); throws on an F16 cache.
+  float* k(int64_t il, int64_t seq) { return static_cast<float*>(f32_rows(k_data(il, seq))); }
+  float* v(int64_t il, int64_t seq) { return static_cast<float*>(f32_rows(v_data(il, seq))); }
+  int64_t k_row_bytes() const { return shape_.k_width * shape_.elem_bytes(); }
+  int64_t v_row_bytes() const { return shape_.v_width * shape_.elem_bytes(); }
 
  private:
   // First token row of (seq, layer); data is [n_seq][n_layer][n_ctx][width].
   int64_t row_index(int64_t il, int64_t seq) const { return (seq * shape_.n_layer + il) * n_ctx_; }
   void check_seq(int64_t seq, const char* what) const;
+  void* f32_rows(void* rows) const;
 
   KvShape shape_;
   int64_t n_seq_ = 0;
   int64_t n_ctx_ = 0;
-  std::unique_ptr<float[]> k_;  // left uninitialised: pages are touched only as tokens arrive
-  std::unique_ptr<float[]> v_;
+  std::unique_ptr<char[]> k_;  // left uninitialised: pages are touched only as tokens arrive
+  std::unique_ptr<char[]> v_;
   std::vector<int64_t> length_;  // [n_seq]
 };
 

@@ -75,7 +75,7 @@ PerplexityResult compute_perplexity(const Model& model, ThreadPool& pool, std::s
   check_options(model, tokens, o);
   int64_t n_windows = int64_t(tokens.size()) / o.n_ctx;
   if (o.max_windows > 0) n_windows = std::min(n_windows, o.max_windows);
-  KvCache kv = model.make_kv_cache(1, o.n_ctx);
+  KvCache kv = model.make_kv_cache(1, o.n_ctx, o.kv_type);
   ForwardContext ctx(pool);
   std::vector<float> logits;
   PerplexityResult r;

@@ -19,6 +19,8 @@
 #include <span>
 #include <vector>
 
+#include "moxie/core/dtype.h"
+
 namespace moxie {
 
 class Model;
@@ -29,6 +31,7 @@ struct PerplexityOptions {
   int32_t bos_id = -1;       // >= 0: the first token of each window becomes BOS
   int64_t max_windows = -1;  // -1: all
   int64_t batch = 512;       // tokens per forward pass
+  DType kv_type = DType::F32;  // KV cache elements (Model::kv_shape)
 };
 
 struct PerplexityWindow {

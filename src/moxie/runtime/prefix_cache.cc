@@ -14,14 +14,14 @@ int64_t common_prefix_length(std::span<const int32_t> a, std::span<const int32_t
   return int64_t(i);
 }
 
-PrefixCache::PrefixCache(int64_t floats_per_token, int64_t budget_bytes)
-    : floats_per_token_(floats_per_token), budget_bytes_(budget_bytes) {
-  if (floats_per_token < 1) throw Error("prefix cache: floats_per_token must be positive");
+PrefixCache::PrefixCache(int64_t bytes_per_token, int64_t budget_bytes)
+    : bytes_per_token_(bytes_per_token), budget_bytes_(budget_bytes) {
+  if (bytes_per_token < 1) throw Error("prefix cache: bytes_per_token must be positive");
   if (budget_bytes < 0) throw Error("prefix cache: the memory budget must not be negative");
 }
 
 int64_t PrefixCache::entry_bytes(const Entry& e) const {
-  return int64_t(e.kv.size() * sizeof(float) + e.tokens.size() * sizeof(int32_t));
+  return int64_t(e.kv.size() + e.tokens.size() * sizeof(int32_t));
 }
 
 PrefixCache::Match PrefixCache::find(std::span<const int32_t> tokens) {
@@ -47,10 +47,10 @@ void PrefixCache::evict_until_fits(int64_t incoming_bytes) {
   }
 }
 
-void PrefixCache::insert(std::vector<int32_t> tokens, std::vector<float> kv) {
-  if (int64_t(kv.size()) != int64_t(tokens.size()) * floats_per_token_)
-    throw Error("prefix cache: " + std::to_string(kv.size()) + " floats for " + std::to_string(tokens.size()) +
-                " tokens, expected " + std::to_string(floats_per_token_) + " per token");
+void PrefixCache::insert(std::vector<int32_t> tokens, std::vector<uint8_t> kv) {
+  if (int64_t(kv.size()) != int64_t(tokens.size()) * bytes_per_token_)
+    throw Error("prefix cache: " + std::to_string(kv.size()) + " bytes for " + std::to_string(tokens.size()) +
+                " tokens, expected " + std::to_string(bytes_per_token_) + " per token");
   if (tokens.empty()) return;
   for (auto it = entries_.begin(); it != entries_.end();) {
     const int64_t n = common_prefix_length(tokens, it->tokens);

@@ -3,9 +3,8 @@
 // earlier turns of a conversation), so a new request whose prompt starts the same way
 // copies them into its slot instead of recomputing them.
 //
-// It knows nothing of models: an entry is a token sequence and an opaque float blob that
-// holds floats_per_token floats per token (the engine packs every layer's K and V rows into
-// it). Memory is bounded by budget_bytes; inserting past it evicts the least recently used
+// It knows nothing of models: an entry is a token sequence and an opaque blob that holds
+// bytes_per_token bytes per token (the engine packs every layer's K and V rows into it). Memory is bounded by budget_bytes; inserting past it evicts the least recently used
 // entries. Not thread-safe: the engine's loop thread owns it.
 #include <cstdint>
 #include <list>
@@ -16,12 +15,12 @@ namespace moxie {
 
 class PrefixCache {
  public:
-  // floats_per_token > 0; budget_bytes 0 disables the cache (nothing is kept).
-  PrefixCache(int64_t floats_per_token, int64_t budget_bytes);
+  // bytes_per_token > 0; budget_bytes 0 disables the cache (nothing is kept).
+  PrefixCache(int64_t bytes_per_token, int64_t budget_bytes);
 
   struct Entry {
     std::vector<int32_t> tokens;
-    std::vector<float> kv;  // [tokens.size()][floats_per_token], in the engine's packing
+    std::vector<uint8_t> kv;  // [tokens.size()][bytes_per_token], in the engine's packing
   };
   struct Match {
     const Entry* entry = nullptr;  // null: no entry shares a first token
@@ -32,22 +31,22 @@ class PrefixCache {
   // The pointer stays valid until the next insert.
   Match find(std::span<const int32_t> tokens);
 
-  // Keeps tokens with their kv ([tokens.size()][floats_per_token]). Entries that are a prefix
+  // Keeps tokens with their kv ([tokens.size()][bytes_per_token]). Entries that are a prefix
   // of the new one are dropped (it holds them); if an existing entry already starts with
   // all of tokens, that one is only touched. Entries larger than the budget are not kept.
-  void insert(std::vector<int32_t> tokens, std::vector<float> kv);
+  void insert(std::vector<int32_t> tokens, std::vector<uint8_t> kv);
 
   int64_t bytes() const { return bytes_; }
   int64_t size() const { return int64_t(entries_.size()); }
   int64_t budget_bytes() const { return budget_bytes_; }
-  int64_t floats_per_token() const { return floats_per_token_; }
+  int64_t bytes_per_token() const { return bytes_per_token_; }
   int64_t n_evicted() const { return n_evicted_; }
 
  private:
   int64_t entry_bytes(const Entry& e) const;
   void evict_until_fits(int64_t incoming_bytes);
 
-  int64_t floats_per_token_;
+  int64_t bytes_per_token_;
   int64_t budget_bytes_;
   int64_t bytes_ = 0;
   int64_t n_evicted_ = 0;

@@ -2,13 +2,14 @@
 // against the scalar reference (double precision, straight from the definition), on random
 // shapes with tails of both vector widths: n_pos 1..300 and past several 256-position
 // softmax chunks, group sizes 1..8, 1..4 kv heads, GQA and MLA (second key part) forms,
-// padded strides. Then closed forms every table (the reference included) must meet, and
-// in-place (o aliasing q) calls. Nothing is written past the scratch size api.h promises or
-// into the padding of o's rows.
+// padded strides, with F32 and F16 cached rows. Then closed forms every table (the reference
+// included) must meet, and in-place (o aliasing q) calls. Nothing is written past the scratch
+// size api.h promises or into the padding of o's rows.
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
+#include "moxie/core/half.h"
 #include "unit/kernels/elementwise_test_util.h"
 
 namespace moxie::kernels::testing {
@@ -32,6 +33,7 @@ struct Case {
 struct Problem {
   Case c;
   std::vector<float> q, q2, k, k2, v, o, scratch;
+  std::vector<uint16_t> k16, k2_16, v16;  // F16 copies of k, k2, v, filled by to_f16()
   int64_t q_stride, q2_stride, k_stride, k2_stride, v_stride, o_stride;
 
   Problem(const Case& cs, uint32_t seed) : c(cs) {
@@ -57,6 +59,21 @@ struct Problem {
     scratch.assign(size_t(attention_scratch_floats(n_heads, c.dk + c.dk2) + kGuard), kSentinel);
   }
 
+  // Rounds k, k2 and v to F16 (the float copies keep the rounded values too, so an F32 call
+  // sees exactly what an F16 call widens) and makes args() pass the F16 rows.
+  void to_f16() {
+    const auto round = [](std::vector<float>& x, std::vector<uint16_t>& h) {
+      h.resize(x.size());
+      for (size_t i = 0; i < x.size(); ++i) {
+        h[i] = fp32_to_fp16(x[i]);
+        x[i] = fp16_to_fp32(h[i]);
+      }
+    };
+    round(k, k16);
+    round(k2, k2_16);
+    round(v, v16);
+  }
+
   AttentionArgs args() {
     AttentionArgs a;
     a.n_kv = c.n_kv;
@@ -75,6 +92,12 @@ struct Problem {
     a.k2_stride = k2_stride;
     a.v = v.data();
     a.v_stride = v_stride;
+    if (!k16.empty()) {
+      a.kv_type = DType::F16;
+      a.k = k16.data();
+      a.k2 = c.dk2 > 0 ? k2_16.data() : nullptr;
+      a.v = v16.data();
+    }
     a.scale = float(1.0 / std::sqrt(double(c.dk + c.dk2)));
     a.o = o.data();
     a.o_stride = o_stride;
@@ -139,26 +162,41 @@ std::vector<Case> cases() {
 
 class AttentionVsRef : public ::testing::TestWithParam<Isa> {};
 
-TEST_P(AttentionVsRef, MatchesTheReferenceOnEveryShape) {
-  MOXIE_TABLE_OR_SKIP(t, GetParam());
+// Every case against the reference, with F32 or F16 cached rows (both sides read the same
+// F16 values, so the tolerance does not change).
+void expect_matches_reference(const KernelTable& t, Isa isa, bool f16) {
   double worst = 0.0;
   uint32_t seed = 1;
   for (const Case& c : cases()) {
     Problem want(c, seed), got(c, seed);
     seed += 10;
+    if (f16) {
+      want.to_f16();
+      got.to_f16();
+    }
     reference().attention(want.args());
     t.attention(got.args());
     const double err = max_abs_err_over(got.o, want.o) / want.max_abs_v();
     worst = std::max(worst, err);
-    ASSERT_LE(err, kAttentionTol) << describe(c);
+    ASSERT_LE(err, kAttentionTol) << describe(c) << (f16 ? " f16" : " f32");
     ASSERT_TRUE(got.scratch_guard_intact()) << "wrote past its scratch: " << describe(c);
     // Row padding of o is never written.
     for (int64_t i = 0; i < c.n_kv * c.n_q; ++i) {
       for (int64_t d = c.dv; d < got.o_stride; ++d) ASSERT_EQ(got.o[size_t(i * got.o_stride + d)], 12345.0f);
     }
   }
-  std::printf("  attention %-7s max err / max|v| %.3g (tolerance %.3g)\n", isa_name(GetParam()), worst,
-              kAttentionTol);
+  std::printf("  attention %-7s %s max err / max|v| %.3g (tolerance %.3g)\n", isa_name(isa), f16 ? "f16" : "f32",
+              worst, kAttentionTol);
+}
+
+TEST_P(AttentionVsRef, MatchesTheReferenceOnEveryShape) {
+  MOXIE_TABLE_OR_SKIP(t, GetParam());
+  expect_matches_reference(t, GetParam(), false);
+}
+
+TEST_P(AttentionVsRef, MatchesTheReferenceWithF16Rows) {
+  MOXIE_TABLE_OR_SKIP(t, GetParam());
+  expect_matches_reference(t, GetParam(), true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Isas, AttentionVsRef, ::testing::ValuesIn(simd_isas()), isa_param_name);
@@ -206,6 +244,21 @@ TEST_P(AttentionClosedForms, OutputMayAliasTheQueries) {
         ASSERT_EQ(aliased.q[size_t(i * aliased.q_stride + d)], separate.o[size_t(i * separate.o_stride + d)]) << n_pos;
       }
     }
+  }
+}
+
+// F16 rows are widened exactly: the same table gives bit-identical output from F16 rows and
+// from F32 rows holding the same values (the reference's F16 path is checked this way too).
+TEST_P(AttentionClosedForms, F16RowsEqualTheirWidenedF32Rows) {
+  MOXIE_TABLE_OR_SKIP(t, GetParam());
+  for (const Case& c : {Case{4, 8, 128, 0, 128, 300}, Case{1, 6, 24, 8, 24, 37}, Case{3, 3, 16, 0, 7, 9, 5}}) {
+    Problem half(c, 33), widened(c, 33);
+    half.to_f16();
+    widened.to_f16();
+    widened.k16.clear();  // args() now passes the rounded float rows
+    t.attention(half.args());
+    t.attention(widened.args());
+    ASSERT_EQ(half.o, widened.o) << describe(c);
   }
 }
 

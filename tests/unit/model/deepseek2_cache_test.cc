@@ -159,8 +159,8 @@ TEST(Deepseek2Mla, RopeHasUnitMagnitudeAndYarnFrequencies) {
 TEST(Deepseek2Mla, CacheHoldsLatentAndRopeKeyOnly) {
   const KvShape s = mla_kv_shape(mla_config(RopeScaling::yarn, 0.1f));
   EXPECT_EQ(s.n_layer, 61);
-  EXPECT_EQ(s.k_floats, 512);
-  EXPECT_EQ(s.v_floats, 64);
+  EXPECT_EQ(s.k_width, 512);
+  EXPECT_EQ(s.v_width, 64);
   EXPECT_EQ(KvCache::bytes_per_token(s), 61 * 576 * 4);  // 140,544 bytes per token for V3
 }
 

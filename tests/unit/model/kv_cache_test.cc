@@ -43,6 +43,20 @@ TEST(KvCache, RowsOfDifferentLayersAndSequencesAreDisjoint) {
   }
 }
 
+TEST(KvCache, F16RowsHalveTheBytesAndRefuseFloatAccess) {
+  const KvShape s{3, 8, 4, DType::F16};
+  EXPECT_EQ(KvCache::bytes_per_token(s), 3 * 12 * 2);
+  KvCache kv(s, 2, 5);
+  EXPECT_EQ(kv.k_row_bytes(), 16);
+  EXPECT_EQ(kv.v_row_bytes(), 8);
+  EXPECT_EQ(static_cast<char*>(kv.k_data(1, 0)) - static_cast<char*>(kv.k_data(0, 0)), 5 * 16);
+  EXPECT_THROW(kv.k(0, 0), Error);  // float rows of an F16 cache
+  EXPECT_THROW(KvCache(KvShape{1, 4, 4, DType::Q8_0}, 1, 5), Error);
+  EXPECT_EQ(kv_type_from_name("f16"), DType::F16);
+  EXPECT_EQ(kv_type_from_name("f32"), DType::F32);
+  EXPECT_THROW(kv_type_from_name("q8_0"), Error);
+}
+
 TEST(KvCache, LengthsResetAndTruncate) {
   KvCache kv(KvShape{1, 2, 2}, 2, 4);
   EXPECT_EQ(kv.length(0), 0);

@@ -113,7 +113,7 @@ TEST_F(ModelLoad, WithoutOutputWeightTheHeadIsTheEmbedding) {
 
 TEST_F(ModelLoad, KvShapeIsTheConfigsPerTokenSize) {
   const auto m = Model::open(good_);
-  EXPECT_EQ(m->kv_shape().k_floats, m->config().n_head_kv * m->config().head_dim_k);
+  EXPECT_EQ(m->kv_shape().k_width, m->config().n_head_kv * m->config().head_dim_k);
   EXPECT_EQ(KvCache::bytes_per_token(m->kv_shape()),
             m->config().n_layer * m->config().kv_floats_per_token_layer() * int64_t(sizeof(float)));
 }

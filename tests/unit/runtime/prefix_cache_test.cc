@@ -7,15 +7,17 @@
 namespace moxie {
 namespace {
 
-// kv blob whose values encode (token index, token id), so copies can be checked.
-std::vector<float> blob(const std::vector<int32_t>& tokens, int64_t per_token) {
-  std::vector<float> kv;
+// kv blob of per_token bytes per token whose values encode (token id, byte index), so
+// copies can be checked.
+std::vector<uint8_t> blob(const std::vector<int32_t>& tokens, int64_t per_token) {
+  std::vector<uint8_t> kv;
   for (size_t i = 0; i < tokens.size(); ++i)
-    for (int64_t j = 0; j < per_token; ++j) kv.push_back(float(tokens[i] * 100 + int32_t(j)));
+    for (int64_t j = 0; j < per_token; ++j) kv.push_back(uint8_t(tokens[i] * 10 + int32_t(j)));
   return kv;
 }
 
-int64_t bytes_of(size_t n_tokens, int64_t per_token) { return int64_t(n_tokens) * (per_token * 4 + 4); }
+// An entry's bytes: its blob and its token ids.
+int64_t bytes_of(size_t n_tokens, int64_t per_token) { return int64_t(n_tokens) * (per_token + 4); }
 
 TEST(PrefixCache, FindsLongestCommonPrefix) {
   PrefixCache c(2, 1 << 20);
@@ -26,7 +28,7 @@ TEST(PrefixCache, FindsLongestCommonPrefix) {
   ASSERT_NE(m.entry, nullptr);
   EXPECT_EQ(m.n_tokens, 3);
   EXPECT_EQ(m.entry->tokens, (std::vector<int32_t>{1, 2, 3, 4}));
-  EXPECT_EQ(m.entry->kv[2 * 2], 300.0f);  // token 3's first float
+  EXPECT_EQ(m.entry->kv[2 * 2], 30);  // token 3's first byte
   std::vector<int32_t> none{5};
   EXPECT_EQ(c.find(none).entry, nullptr);
   EXPECT_EQ(c.bytes(), bytes_of(4, 2) + bytes_of(3, 2));
@@ -61,10 +63,10 @@ TEST(PrefixCache, EvictsLeastRecentlyUsedWithinBudget) {
 
 TEST(PrefixCache, ZeroBudgetKeepsNothingAndBadBlobsAreRefused) {
   PrefixCache off(1, 0);
-  off.insert({1}, {1.0f});
+  off.insert({1}, {1});
   EXPECT_EQ(off.size(), 0);
   PrefixCache c(2, 1024);
-  EXPECT_THROW(c.insert({1, 2}, {1.0f}), Error);
+  EXPECT_THROW(c.insert({1, 2}, {1, 2, 3}), Error);  // 3 bytes for 2 tokens of 2
   EXPECT_THROW(PrefixCache(0, 10), Error);
 }
 

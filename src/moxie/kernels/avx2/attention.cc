@@ -3,7 +3,8 @@
 // pass 1 streams K in tiles of 4 positions x 2 heads (8 accumulators, summed across lanes by
 // a horizontal-add ladder), the online-softmax step, then pass 2 streams V in blocks of rows
 // with 4 heads x 16 dims of o in registers. Tiles clamp indices past the end and store only
-// the valid results.
+// the valid results. Cached rows are F32 or F16 (widened by F16C's VCVTPH2PS), and each pass
+// touches its rows kTouchAheadRows ahead, as the AVX-512 version does.
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@ constexpr int64_t kScoreHeads = 2;       // pass 1: heads per tile
 constexpr int64_t kValueHeads = 4;       // pass 2: heads per tile
 constexpr int64_t kDimChunks = 2;        // pass 2: registers of o per head (16 floats)
 constexpr int64_t kVBlockRows = 8;       // pass 2: rows per block, reused from L1 by every tile
+constexpr int64_t kTouchAheadRows = 16;  // how far ahead each pass touches its rows
 
 int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -39,6 +41,14 @@ void store(float* x, int64_t count, __m256 v) {
 }
 
 
+// As load, from F16 cached rows.
+__m256 load(const uint16_t* x, int64_t count) {
+  if (count >= kLanes) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)));
+  uint16_t part[kLanes] = {};
+  for (int64_t i = 0; i < count; ++i) part[i] = x[i];
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(part)));
+}
+
 float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -55,7 +65,7 @@ float hmax(__m256 v) {
 
 // r[j] = sum of the lanes of a[j], j < 8: two horizontal-add levels give each 128-bit half
 // the 4-lane sums of a[0..3] (low) and a[4..7] (high); adding the halves finishes them.
-__m256 sum_lanes8(const __m256* a) {
+__attribute__((always_inline)) inline __m256 sum_lanes8(const __m256* a) {
   const __m256 g1 = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
   const __m256 g2 = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
   return _mm256_add_ps(_mm256_permute2f128_ps(g1, g2, 0x20), _mm256_permute2f128_ps(g1, g2, 0x31));
@@ -63,7 +73,8 @@ __m256 sum_lanes8(const __m256* a) {
 
 // acc[4 * h + p] += q_h[0, d) * k_p[0, d) lane-wise, for the tile's 2 heads and 4 positions.
 // Inlined so the accumulators live in registers, not behind a pointer.
-__attribute__((always_inline)) inline void dot_tile(const float* const* q, const float* const* k, int64_t d,
+template <typename T>
+__attribute__((always_inline)) inline void dot_tile(const float* const* q, const T* const* k, int64_t d,
                                                     __m256* acc) {
   for (int64_t i = 0; i < d; i += kLanes) {
     __m256 kv[kScorePos];
@@ -77,16 +88,21 @@ __attribute__((always_inline)) inline void dot_tile(const float* const* q, const
 
 // Pass 1 over positions [c0, c1): sc[i * stride + s - c0] = scale * (q[i] . k_g[s] +
 // q2[i] . k2_g[s]) for every head i = g * n_q + j, each cached row read once.
+template <typename T>
 void scores_pass(const AttentionArgs& a, int64_t c0, int64_t c1, float* sc, int64_t stride) {
+  const T* const K = static_cast<const T*>(a.k);
+  const T* const K2 = static_cast<const T*>(a.k2);
+  const int64_t row_bytes = a.n_kv * a.dk * int64_t(sizeof(T)), stride_bytes = a.k_stride * int64_t(sizeof(T));
   for (int64_t s0 = c0; s0 < c1; s0 += kScorePos) {
-    const float *k_row[kScorePos], *k2_row[kScorePos];
+    touch_rows(K, stride_bytes, s0 + kTouchAheadRows, min64(s0 + kTouchAheadRows + kScorePos, a.n_pos), row_bytes);
+    const T *k_row[kScorePos], *k2_row[kScorePos];
     for (int p = 0; p < kScorePos; ++p) {
       const int64_t s = min64(s0 + p, c1 - 1);
-      k_row[p] = a.k + s * a.k_stride;
-      k2_row[p] = a.dk2 > 0 ? a.k2 + s * a.k2_stride : nullptr;
+      k_row[p] = K + s * a.k_stride;
+      k2_row[p] = a.dk2 > 0 ? K2 + s * a.k2_stride : nullptr;
     }
     for (int64_t g = 0; g < a.n_kv; ++g) {
-      const float *k[kScorePos], *k2[kScorePos];
+      const T *k[kScorePos], *k2[kScorePos];
       for (int p = 0; p < kScorePos; ++p) {
         k[p] = k_row[p] + g * a.dk;
         k2[p] = a.dk2 > 0 ? k2_row[p] + g * a.dk2 : nullptr;
@@ -157,20 +173,24 @@ struct Weights {
 
 // For kv head g's query heads [h0, h0 + 4) (clamped indices; only valid heads are stored):
 // o[i][d0, d0 + 16) += sum over positions [s0, s1) of e[i][s] * v_g[s][d0, d0 + 16).
+template <typename T>
 void value_tile(const AttentionArgs& a, const Weights& w, int64_t g, int64_t h0, int64_t d0, int64_t s0,
                 int64_t s1) {
   const float* eh[kValueHeads];
   float* oh[kValueHeads];
+  // Heads past n_q accumulate into sink so every store below is unconditional and acc stays
+  // in registers (a store loop bounded at run time makes GCC spill it on every position).
+  alignas(32) float sink[kDimChunks * kLanes] = {};
   __m256 acc[kValueHeads][kDimChunks];
   for (int h = 0; h < kValueHeads; ++h) {
     const int64_t i = g * a.n_q + min64(h0 + h, a.n_q - 1);
     eh[h] = w.e + i * w.stride;
-    oh[h] = a.o + i * a.o_stride + d0;
+    oh[h] = h0 + h < a.n_q ? a.o + i * a.o_stride + d0 : sink;
     for (int c = 0; c < kDimChunks; ++c) acc[h][c] = load(oh[h] + c * kLanes, a.dv - d0 - c * kLanes);
   }
-  const float* v_g = a.v + g * a.dv + d0;
+  const T* v_g = static_cast<const T*>(a.v) + g * a.dv + d0;
   for (int64_t s = s0; s < s1; ++s) {
-    const float* v = v_g + s * a.v_stride;
+    const T* v = v_g + s * a.v_stride;
     __m256 vv[kDimChunks];
     for (int c = 0; c < kDimChunks; ++c) vv[c] = load(v + c * kLanes, a.dv - d0 - c * kLanes);
     for (int h = 0; h < kValueHeads; ++h) {
@@ -178,19 +198,22 @@ void value_tile(const AttentionArgs& a, const Weights& w, int64_t g, int64_t h0,
       for (int c = 0; c < kDimChunks; ++c) acc[h][c] = _mm256_fmadd_ps(vv[c], e, acc[h][c]);
     }
   }
-  for (int64_t h = 0; h < min64(kValueHeads, a.n_q - h0); ++h) {
+  for (int h = 0; h < kValueHeads; ++h) {
     for (int c = 0; c < kDimChunks; ++c) store(oh[h] + c * kLanes, a.dv - d0 - c * kLanes, acc[h][c]);
   }
 }
 
 // Pass 2 over positions [c0, c1): o[i] += sum_s e[i][s] v_g[s], V streamed once in blocks of
 // rows that stay in L1 while every kv head's tiles use them.
+template <typename T>
 void value_pass(const AttentionArgs& a, const Weights& w, int64_t c1) {
+  const int64_t row_bytes = a.n_kv * a.dv * int64_t(sizeof(T)), stride_bytes = a.v_stride * int64_t(sizeof(T));
   for (int64_t s0 = w.c0; s0 < c1; s0 += kVBlockRows) {
     const int64_t s1 = min64(c1, s0 + kVBlockRows);
+    touch_rows(a.v, stride_bytes, s0 + kTouchAheadRows, min64(s1 + kTouchAheadRows, a.n_pos), row_bytes);
     for (int64_t g = 0; g < a.n_kv; ++g) {
       for (int64_t h0 = 0; h0 < a.n_q; h0 += kValueHeads) {
-        for (int64_t d0 = 0; d0 < a.dv; d0 += kLanes * kDimChunks) value_tile(a, w, g, h0, d0, s0, s1);
+        for (int64_t d0 = 0; d0 < a.dv; d0 += kLanes * kDimChunks) value_tile<T>(a, w, g, h0, d0, s0, s1);
       }
     }
   }
@@ -203,7 +226,8 @@ void copy_rows(const float* x, int64_t stride, int64_t n, int64_t d, float* dst)
   }
 }
 
-void attention_avx2(const AttentionArgs& args) {
+template <typename T>
+void attention(const AttentionArgs& args) {
   const int64_t n_heads = args.n_kv * args.n_q;
   const int64_t chunk = min64(kAttentionChunk, args.n_pos);
   // Scratch (api.h): the queries, copied because o may alias them and every chunk reads
@@ -229,11 +253,19 @@ void attention_avx2(const AttentionArgs& args) {
   }
   for (int64_t c0 = 0; c0 < a.n_pos; c0 += chunk) {
     const int64_t c1 = min64(a.n_pos, c0 + chunk);
-    scores_pass(a, c0, c1, sc, chunk);
+    scores_pass<T>(a, c0, c1, sc, chunk);
     softmax_update(a, sc, c1 - c0, chunk, m, l);
-    value_pass(a, {sc, chunk, c0}, c1);
+    value_pass<T>(a, {sc, chunk, c0}, c1);
   }
   for (int64_t i = 0; i < n_heads; ++i) scale_row(a.o + i * a.o_stride, a.dv, 1.0f / l[i]);
+}
+
+void attention_avx2(const AttentionArgs& a) {
+  if (a.kv_type == DType::F16) {
+    attention<uint16_t>(a);
+  } else {
+    attention<float>(a);
+  }
 }
 
 }  // namespace

@@ -215,6 +215,16 @@ int64_t argmax_avx2(const float* x, int64_t n) {
   return 0;
 }
 
+// F16C's VCVTPS2PH with round-to-nearest-even, as fp32_to_fp16 (it keeps subnormal halves).
+void to_f16_avx2(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  for (; i < n; ++i) y[i] = uint16_t(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
 }  // namespace
 
 void register_elementwise_avx2(KernelTable& t) {
@@ -228,6 +238,7 @@ void register_elementwise_avx2(KernelTable& t) {
   t.dot_f32 = dot_f32_avx2;
   t.rope = rope_avx2;
   t.argmax = argmax_avx2;
+  t.to_f16 = to_f16_avx2;  // the AVX-512 table keeps it: 8 per instruction already outruns the caller
   // topk keeps the scalar reference: router logits are 64-256 floats and k <= 8, where a
   // partial sort costs well under a microsecond and SIMD selection does not pay.
 }

@@ -1,19 +1,31 @@
 // Scalar reference of the decode attention kernel (api.h, AttentionArgs): the oracle the
 // SIMD versions are tested against. Dots, softmax and the weighted sum of V run in double,
-// head by head, straight from the definition.
+// head by head, straight from the definition; F16 cached rows are widened exactly.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "moxie/core/half.h"
 #include "moxie/kernels/registry.h"
 
 namespace moxie::kernels {
 namespace {
 
-double dot_double(const float* a, const float* b, int64_t n) {
+// Element i of a cached row of kv_type elements (F16 widened exactly).
+double cached(DType kv_type, const void* row, int64_t i) {
+  if (kv_type == DType::F16) return double(fp16_to_fp32(static_cast<const uint16_t*>(row)[i]));
+  return double(static_cast<const float*>(row)[i]);
+}
+
+// The address of element i of a cached buffer of kv_type elements.
+const void* offset(DType kv_type, const void* base, int64_t i) {
+  return static_cast<const char*>(base) + i * (kv_type == DType::F16 ? 2 : 4);
+}
+
+double dot_double(const float* q, DType kv_type, const void* k, int64_t n) {
   double s = 0.0;
-  for (int64_t i = 0; i < n; ++i) s += double(a[i]) * double(b[i]);
+  for (int64_t i = 0; i < n; ++i) s += double(q[i]) * cached(kv_type, k, i);
   return s;
 }
 
@@ -27,8 +39,10 @@ void attention_ref(const AttentionArgs& a) {
     const int64_t g = i / a.n_q;  // kv head
     double max = -std::numeric_limits<double>::infinity();
     for (int64_t s = 0; s < a.n_pos; ++s) {
-      double dot = dot_double(a.q + i * a.q_stride, a.k + s * a.k_stride + g * a.dk, a.dk);
-      if (a.dk2 > 0) dot += dot_double(a.q2 + i * a.q2_stride, a.k2 + s * a.k2_stride + g * a.dk2, a.dk2);
+      double dot = dot_double(a.q + i * a.q_stride, a.kv_type, offset(a.kv_type, a.k, s * a.k_stride + g * a.dk), a.dk);
+      if (a.dk2 > 0) {
+        dot += dot_double(a.q2 + i * a.q2_stride, a.kv_type, offset(a.kv_type, a.k2, s * a.k2_stride + g * a.dk2), a.dk2);
+      }
       p[size_t(s)] = double(a.scale) * dot;
       max = std::max(max, p[size_t(s)]);
     }
@@ -36,8 +50,8 @@ void attention_ref(const AttentionArgs& a) {
     for (double& x : p) sum += (x = std::exp(x - max));
     std::fill(o.begin(), o.end(), 0.0);
     for (int64_t s = 0; s < a.n_pos; ++s) {
-      const float* v = a.v + s * a.v_stride + g * a.dv;
-      for (int64_t d = 0; d < a.dv; ++d) o[size_t(d)] += p[size_t(s)] * double(v[d]);
+      const void* v = offset(a.kv_type, a.v, s * a.v_stride + g * a.dv);
+      for (int64_t d = 0; d < a.dv; ++d) o[size_t(d)] += p[size_t(s)] * cached(a.kv_type, v, d);
     }
     for (int64_t d = 0; d < a.dv; ++d) out[size_t(i * a.dv + d)] = float(o[size_t(d)] / sum);
   }

@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "moxie/core/half.h"
 #include "moxie/kernels/registry.h"
 
 namespace moxie::kernels {
@@ -115,6 +116,10 @@ void topk_ref(const float* x, int64_t n, int64_t k, int32_t* idx) {
   for (int64_t j = 0; j < k; ++j) idx[j] = order[size_t(j)];
 }
 
+void to_f16_ref(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
 }  // namespace
 
 void register_elementwise_ref(KernelTable& t) {
@@ -129,6 +134,7 @@ void register_elementwise_ref(KernelTable& t) {
   t.rope = rope_ref;
   t.argmax = argmax_ref;
   t.topk = topk_ref;
+  t.to_f16 = to_f16_ref;
 }
 
 }  // namespace moxie::kernels

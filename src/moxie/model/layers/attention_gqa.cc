@@ -27,22 +27,44 @@ Dims dims_of(const ModelConfig& c) {
   return {c.n_head, c.n_head_kv, c.head_dim_k, c.head_dim_v, c.n_head / c.n_head_kv};
 }
 
+// Writes one row of n floats into a cache row of the cache's element type.
+void store_row(const kernels::KernelTable& kt, DType type, const float* x, int64_t n, void* dst) {
+  if (type == DType::F16) {
+    kt.to_f16(x, static_cast<uint16_t*>(dst), n);
+  } else {
+    std::memcpy(dst, x, size_t(n) * sizeof(float));
+  }
+}
+
 // Writes every token's k and v rows into its sequence's slot at its position.
 void store_kv(ForwardPass& p, int64_t il, const Dims& d, const float* k, const float* v) {
+  const DType type = p.kv.shape().type;
   for (int64_t t = 0; t < p.n_tok; ++t) {
     const BatchToken& bt = p.batch.tokens[size_t(t)];
-    std::memcpy(p.kv.k(il, bt.seq) + bt.pos * d.k_row(), k + t * d.k_row(), size_t(d.k_row()) * sizeof(float));
-    std::memcpy(p.kv.v(il, bt.seq) + bt.pos * d.v_row(), v + t * d.v_row(), size_t(d.v_row()) * sizeof(float));
+    char* k_rows = static_cast<char*>(p.kv.k_data(il, bt.seq));
+    char* v_rows = static_cast<char*>(p.kv.v_data(il, bt.seq));
+    store_row(p.kt, type, k + t * d.k_row(), d.k_row(), k_rows + bt.pos * p.kv.k_row_bytes());
+    store_row(p.kt, type, v + t * d.v_row(), d.v_row(), v_rows + bt.pos * p.kv.v_row_bytes());
   }
+}
+
+// A sequence's cached rows of one layer: element type and bases.
+struct CachedRows {
+  DType type;
+  const void* k;
+  const void* v;
+};
+
+const void* element(DType type, const void* base, int64_t i) {
+  return static_cast<const char*>(base) + i * (type == DType::F16 ? 2 : 4);
 }
 
 // Query heads of one token over its sequence's cached positions [0, n_pos): the groups of kv
 // heads [g0, g0 + n_g), in one kernel call that reads each cached row's slice for those heads
 // once, front to back. q, o: the token's rows, dk (dv) floats per query head, contiguous.
 // scratch: kernels::attention_scratch_floats(n_g * group, dk) floats.
-void attend_kv_heads(const kernels::KernelTable& kt, const Dims& d, const float* q, const float* k_rows,
-                     const float* v_rows, int64_t g0, int64_t n_g, int64_t n_pos, float scale, float* scratch,
-                     float* o) {
+void attend_kv_heads(const kernels::KernelTable& kt, const Dims& d, const float* q, const CachedRows& rows,
+                     int64_t g0, int64_t n_g, int64_t n_pos, float scale, float* scratch, float* o) {
   kernels::AttentionArgs a;
   a.n_kv = n_g;
   a.n_q = d.group;
@@ -51,9 +73,10 @@ void attend_kv_heads(const kernels::KernelTable& kt, const Dims& d, const float*
   a.dv = d.dv;
   a.q = q + g0 * d.group * d.dk;
   a.q_stride = d.dk;
-  a.k = k_rows + g0 * d.dk;
+  a.kv_type = rows.type;
+  a.k = element(rows.type, rows.k, g0 * d.dk);
   a.k_stride = d.k_row();
-  a.v = v_rows + g0 * d.dv;
+  a.v = element(rows.type, rows.v, g0 * d.dv);
   a.v_stride = d.v_row();
   a.scale = scale;
   a.o = o + g0 * d.group * d.dv;
@@ -81,9 +104,9 @@ void attend_all(ForwardPass& p, int64_t il, const Dims& d, const float* q, float
          i = next.fetch_add(1, std::memory_order_relaxed)) {
       const int64_t t = p.n_tok - 1 - i / n_chunks, g0 = (i % n_chunks) * chunk;
       const BatchToken& bt = p.batch.tokens[size_t(t)];
-      attend_kv_heads(p.kt, d, q + t * d.q_row(), p.kv.k(il, bt.seq), p.kv.v(il, bt.seq), g0,
-                      std::min(chunk, d.n_kv - g0), bt.pos + 1, scale, scratch + ith * per_thread,
-                      heads + t * d.n_head * d.dv);
+      const CachedRows rows{p.kv.shape().type, p.kv.k_data(il, bt.seq), p.kv.v_data(il, bt.seq)};
+      attend_kv_heads(p.kt, d, q + t * d.q_row(), rows, g0, std::min(chunk, d.n_kv - g0), bt.pos + 1, scale,
+                      scratch + ith * per_thread, heads + t * d.n_head * d.dv);
     }
   };
   if (n_items == 1) {
