@@ -42,6 +42,9 @@ enum class Buf {
   mla_q_lora,                      // MLA: compressed query [n_tok][q_lora]
   mla_latent,                      // MLA: per head [n_head][n_tok][kv_lora], q_abs then o_lat
   mla_head_io,                     // MLA: per-thread converted activations of per-head products
+  mla_gather,                      // MLA: absorbed rows of a mixed batch, q [n][q_row] then heads
+  mla_latent_act,                  // MLA decompressed form: cached latents as activations
+  mla_head_kv,                     // MLA decompressed form: per-thread k_nope and v of one head
   count
 };
 

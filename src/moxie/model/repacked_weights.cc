@@ -67,6 +67,13 @@ bool RepackedWeights::can_repack(const TensorView& w) const {
 }
 
 TensorView RepackedWeights::repack(const TensorView& w) {
+  const TensorView out = repack_derived(w);
+  replaced_.push_back(w.data);
+  release_file_pages(w.data, uint64_t(w.nb[1] * w.ne[1] * w.ne[2]));
+  return out;
+}
+
+TensorView RepackedWeights::repack_derived(const TensorView& w) {
   if (!can_repack(w)) throw Error("repacking a weight this CPU or layout does not support (moxie bug)");
   const DType to = quant::repacked_type(w.type);
   const int64_t k = w.ne[0], n_rows = w.ne[1] * w.ne[2];
@@ -84,9 +91,7 @@ TensorView RepackedWeights::repack(const TensorView& w) {
     throw;
   }
   ranges_.push_back({dst, bytes});
-  replaced_.push_back(w.data);
   out.data = dst;
-  release_file_pages(w.data, uint64_t(w.nb[1] * n_rows));
   return out;
 }
 

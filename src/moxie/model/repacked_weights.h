@@ -38,6 +38,9 @@ class RepackedWeights {
   bool can_repack(const TensorView& w) const;
   // A view of a repacked copy of w (can_repack(w) must hold). Releases w's file pages.
   TensorView repack(const TensorView& w);
+  // The same copy of a matrix made at load rather than read from the file (w's memory is the
+  // caller's, left alone and not recorded as replaced).
+  TensorView repack_derived(const TensorView& w);
 
   uint64_t bytes() const;  // all copies
   const std::vector<MemoryRange>& ranges() const { return ranges_; }

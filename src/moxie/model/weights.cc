@@ -63,6 +63,11 @@ TensorView WeightLoader::matrix(const std::string& name) {
   return repacked_.emplace(name, repack_->repack(v)).first->second;
 }
 
+TensorView WeightLoader::derived_matrix(const TensorView& w) {
+  if (!repack_ || !repack_->can_repack(w)) return w;
+  return repack_->repack_derived(w);
+}
+
 TensorView WeightLoader::optional_matrix(const std::string& name) {
   const TensorView* v = find(name, false);
   return v ? matrix(name) : TensorView{};

@@ -31,6 +31,10 @@ class WeightLoader {
   // With a RepackedWeights, a matrix it can re-lay out comes back as its repacked copy, which
   // only matmul and a kernel's gemm read (never dequantize or index rows of it by hand).
   TensorView matrix(const std::string& name);
+  // A matrix computed at load from the file's tensors (e.g. a transposed copy), already checked
+  // to have a kernel: its repacked copy when one applies, else w itself (whose memory the
+  // caller keeps alive).
+  TensorView derived_matrix(const TensorView& w);
   // A norm weight or bias: F32, read directly as floats.
   const float* vector(const std::string& name);
   // Any type that dequantize_row converts (the token embedding).

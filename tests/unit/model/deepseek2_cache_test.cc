@@ -14,22 +14,13 @@
 #include "model_test_util.h"
 #include "moxie/core/error.h"
 #include "moxie/model/layers/attention_mla.h"
+#include "same_logits.h"
 
 namespace moxie {
 namespace {
 
-// Rows [first, first + n) of a [rows][n_vocab] logits block.
-std::vector<float> rows(const std::vector<float>& logits, int64_t n_vocab, int64_t first, int64_t n) {
-  return {logits.begin() + first * n_vocab, logits.begin() + (first + n) * n_vocab};
-}
-
-// Same arithmetic on different batch shapes may round differently (matmul token tiles), so
-// "equal" means within 1e-5 of the largest logit, far below any real difference.
-void expect_same(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
-  const test::Diff d = test::diff(got, want);
-  std::printf("  %s: max |diff| %.3g (%.3g of max |logit| %.3g)\n", what.c_str(), d.max_abs, d.rel(), d.max_ref);
-  EXPECT_LE(d.max_abs, 1e-5 * d.max_ref) << what;
-}
+using test::expect_same_logits;
+using test::logit_rows;
 
 class Deepseek2Cache : public testing::Test {
  protected:
@@ -56,8 +47,8 @@ TEST_F(Deepseek2Cache, IncrementalDecodingEqualsRecomputing) {
     b.add_sequence({ids.begin() + pos, ids.begin() + pos + chunk}, 0, pos, true);
     std::vector<float> logits(size_t(chunk * n_vocab_));
     model_->forward(b, kv, ctx, logits.data());
-    expect_same(logits, rows(full, n_vocab_, pos, chunk),
-                "positions " + std::to_string(pos) + ".." + std::to_string(pos + chunk - 1));
+    expect_same_logits(logits, logit_rows(full, n_vocab_, pos, chunk),
+                       "positions " + std::to_string(pos) + ".." + std::to_string(pos + chunk - 1));
     pos += chunk;
   }
   ASSERT_EQ(pos, int64_t(ids.size()));
@@ -79,7 +70,7 @@ TEST_F(Deepseek2Cache, RewoundSequenceRecomputesTheSameLogits) {
   b.add_sequence({ids.begin() + 8, ids.end()}, 0, 8, true);
   std::vector<float> again(size_t(4 * n_vocab_));
   model_->forward(b, kv, ctx, again.data());
-  expect_same(again, rows(full, n_vocab_, 8, 4), "after truncate");
+  expect_same_logits(again, logit_rows(full, n_vocab_, 8, 4), "after truncate");
 }
 
 TEST_F(Deepseek2Cache, BatchOfSequencesEqualsEachAlone) {
@@ -104,10 +95,10 @@ TEST_F(Deepseek2Cache, BatchOfSequencesEqualsEachAlone) {
     const std::vector<float> alone = test::moxie_logits(*model_, seqs[s], ctx);
     std::vector<float> mine;
     for (int64_t r : row_of[s]) {
-      const std::vector<float> row = rows(logits, n_vocab_, r, 1);
+      const std::vector<float> row = logit_rows(logits, n_vocab_, r, 1);
       mine.insert(mine.end(), row.begin(), row.end());
     }
-    expect_same(mine, alone, "sequence " + std::to_string(s) + " in the batch");
+    expect_same_logits(mine, alone, "sequence " + std::to_string(s) + " in the batch");
   }
   // A decode step for all three at once, each at its own position.
   Batch step;
@@ -118,7 +109,8 @@ TEST_F(Deepseek2Cache, BatchOfSequencesEqualsEachAlone) {
     std::vector<int32_t> longer = seqs[s];
     longer.push_back(int32_t(s + 3));
     const std::vector<float> alone = test::moxie_logits(*model_, longer, ctx);
-    expect_same(rows(next, n_vocab_, int64_t(s), 1), rows(alone, n_vocab_, int64_t(longer.size()) - 1, 1),
+    expect_same_logits(logit_rows(next, n_vocab_, int64_t(s), 1),
+                       logit_rows(alone, n_vocab_, int64_t(longer.size()) - 1, 1),
                 "decode step of sequence " + std::to_string(s));
   }
 }

@@ -14,8 +14,12 @@
 //   out      = attn_output(concat_h o_h)
 //
 // This equals HF's naive form (k_nope_h = W_UK[h] c, v_h = W_UV[h] c) by associativity; the
-// scale stays 1/sqrt(nope + rope), never 1/sqrt(kv_lora + rope).
+// scale stays 1/sqrt(nope + rope), never 1/sqrt(kv_lora + rope). A sequence with many new
+// tokens (a prefill) attends in that naive, "decompressed" form instead: per cached position
+// k_nope and v are computed once per head, and the attention itself is 3.4x smaller
+// (attention_mla_parts.h says how the form is chosen). The cache is the same for both.
 #include <cstdint>
+#include <memory>
 
 #include "moxie/core/tensor.h"
 #include "moxie/kernels/rope_cache.h"
@@ -36,8 +40,17 @@ struct MlaWeights {
   const float* kv_a_norm = nullptr;  // [kv_lora]
   TensorView k_b;                    // [H][kv_lora][nope]: head h maps q_nope -> q_abs
   TensorView v_b;                    // [H][v_head][kv_lora]: head h maps o_lat -> o
+  TensorView k_b_t;                  // [H][nope][kv_lora]: k_b transposed at load, maps c -> k_nope
+  std::shared_ptr<const void> k_b_t_memory;  // k_b_t's data unless it was repacked
   TensorView o;                      // [H * v_head -> n_embd]
 };
+
+// Which form a sequence's new tokens attend in. automatic (the default) weighs their costs per
+// sequence; the others force one form for every sequence (tests, A/B benchmarks). Process-wide;
+// the environment variable MOXIE_MLA_FORM=auto|absorbed|decompressed sets the initial value.
+enum class MlaForm { automatic, absorbed, decompressed };
+void set_mla_form(MlaForm form);
+MlaForm mla_form();
 
 // Loads q_a/q_a_norm/q_b when config.mla.q_lora_rank > 0, else attn_q.
 MlaWeights load_mla_weights(WeightLoader& w, const ModelConfig& c, int64_t il);
