@@ -43,5 +43,8 @@ void register_repacked_avx512(KernelTable& t);
 // software prefetches are throttled by the few misses a core keeps outstanding (see the header
 // of avx512/attention.cc). Compiled without instruction-set flags, so every folder may call it.
 void touch_rows(const void* x, int64_t stride_bytes, int64_t r0, int64_t r1, int64_t row_bytes);
+// The same rows prefetched into L2 (no load waits for them): the kernels ask for rows further
+// ahead this way, so that the touches later find their lines on the way.
+void prefetch_rows(const void* x, int64_t stride_bytes, int64_t r0, int64_t r1, int64_t row_bytes);
 
 }  // namespace moxie::kernels

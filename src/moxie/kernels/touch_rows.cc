@@ -1,5 +1,5 @@
-// touch_rows (registry.h): plain C++, compiled without any instruction-set flags, so every
-// kernel folder can call the one copy.
+// touch_rows and prefetch_rows (registry.h): plain C++, compiled without any instruction-set
+// flags, so every kernel folder can call the one copy.
 #include "moxie/kernels/registry.h"
 
 namespace moxie::kernels {
@@ -19,6 +19,14 @@ void touch_rows(const void* x, int64_t stride_bytes, int64_t r0, int64_t r1, int
       line(b + 192);
     }
     for (; b < row_bytes; b += 64) line(b);
+  }
+}
+
+void prefetch_rows(const void* x, int64_t stride_bytes, int64_t r0, int64_t r1, int64_t row_bytes) {
+  const char* base = static_cast<const char*>(x);
+  for (int64_t r = r0; r < r1; ++r) {
+    const char* row = base + r * stride_bytes;
+    for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b, 0, 2);  // 2: into L2
   }
 }
 

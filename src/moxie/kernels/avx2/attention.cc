@@ -4,7 +4,7 @@
 // a horizontal-add ladder), the online-softmax step, then pass 2 streams V in blocks of rows
 // with 4 heads x 16 dims of o in registers. Tiles clamp indices past the end and store only
 // the valid results. Cached rows are F32 or F16 (widened by F16C's VCVTPH2PS), and each pass
-// touches its rows kTouchAheadRows ahead, as the AVX-512 version does.
+// touches and prefetches its rows ahead, as the AVX-512 version does.
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -21,6 +21,7 @@ constexpr int64_t kValueHeads = 4;       // pass 2: heads per tile
 constexpr int64_t kDimChunks = 2;        // pass 2: registers of o per head (16 floats)
 constexpr int64_t kVBlockRows = 8;       // pass 2: rows per block, reused from L1 by every tile
 constexpr int64_t kTouchAheadRows = 16;  // how far ahead each pass touches its rows
+constexpr int64_t kPrefetchAheadRows = 64;  // and prefetches them
 
 int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -95,6 +96,8 @@ void scores_pass(const AttentionArgs& a, int64_t c0, int64_t c1, float* sc, int6
   const int64_t row_bytes = a.n_kv * a.dk * int64_t(sizeof(T)), stride_bytes = a.k_stride * int64_t(sizeof(T));
   for (int64_t s0 = c0; s0 < c1; s0 += kScorePos) {
     touch_rows(K, stride_bytes, s0 + kTouchAheadRows, min64(s0 + kTouchAheadRows + kScorePos, a.n_pos), row_bytes);
+    prefetch_rows(K, stride_bytes, s0 + kPrefetchAheadRows, min64(s0 + kPrefetchAheadRows + kScorePos, a.n_pos),
+                  row_bytes);
     const T *k_row[kScorePos], *k2_row[kScorePos];
     for (int p = 0; p < kScorePos; ++p) {
       const int64_t s = min64(s0 + p, c1 - 1);
@@ -211,6 +214,7 @@ void value_pass(const AttentionArgs& a, const Weights& w, int64_t c1) {
   for (int64_t s0 = w.c0; s0 < c1; s0 += kVBlockRows) {
     const int64_t s1 = min64(c1, s0 + kVBlockRows);
     touch_rows(a.v, stride_bytes, s0 + kTouchAheadRows, min64(s1 + kTouchAheadRows, a.n_pos), row_bytes);
+    prefetch_rows(a.v, stride_bytes, s0 + kPrefetchAheadRows, min64(s1 + kPrefetchAheadRows, a.n_pos), row_bytes);
     for (int64_t g = 0; g < a.n_kv; ++g) {
       for (int64_t h0 = 0; h0 < a.n_q; h0 += kValueHeads) {
         for (int64_t d0 = 0; d0 < a.dv; d0 += kLanes * kDimChunks) value_tile<T>(a, w, g, h0, d0, s0, s1);

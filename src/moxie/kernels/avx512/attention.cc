@@ -24,8 +24,10 @@
 // at a time in 512-byte slices, then 16 rows in 256-byte slices) does not train the hardware
 // stream prefetcher, and software prefetches are throttled by the core's few outstanding
 // misses: at 4096 positions the kernel read 5 GB/s of a 35 GB/s machine. Each pass therefore
-// first touches the rows it will need kTouchAheadRows later, one plain load per cache line in
-// address order, which the prefetcher follows (12-13 GB/s, bench/kernels/attention_bench).
+// touches the rows it will need kTouchAheadRows later, one plain load per cache line in
+// address order, and prefetches those kPrefetchAheadRows later into L2, so most touches find
+// their line on its way (4 layers x 4096 positions, 1 thread: 14.4 ms before, 3.8 ms F32 and
+// 3.3 ms F16 rows after; a touch alone 4.2 / 3.6 ms, prefetches alone 7.4 ms).
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_ps() and trip false uninitialised
 // warnings (GCC bug 105593, fixed in GCC 13).
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -55,8 +57,10 @@ __mmask16 tail_mask(int64_t count) {
 }
 
 
-// How far ahead each pass touches the rows it will read (see the header).
+// How far ahead each pass touches, and further ahead prefetches, the rows it will read (see
+// the header).
 constexpr int64_t kTouchAheadRows = 16;
+constexpr int64_t kPrefetchAheadRows = 64;
 
 // Sixteen elements of a cached row (lanes outside m are 0), as floats.
 MOXIE_ALWAYS_INLINE __m512 load_row(const float* x, __mmask16 m) { return _mm512_maskz_loadu_ps(m, x); }
@@ -125,6 +129,7 @@ void scores_pass(const AttentionArgs& a, int64_t c0, int64_t c1, float* sc, int6
   const int64_t row_bytes = a.n_kv * a.dk * int64_t(sizeof(T)), stride_bytes = a.k_stride * int64_t(sizeof(T));
   for (int64_t s0 = c0; s0 < c1; s0 += kTile) {
     touch_rows(K, stride_bytes, s0 + kTouchAheadRows, min64(s0 + kTouchAheadRows + kTile, a.n_pos), row_bytes);
+    prefetch_rows(K, stride_bytes, s0 + kPrefetchAheadRows, min64(s0 + kPrefetchAheadRows + kTile, a.n_pos), row_bytes);
     const T *k_row[kTile], *k2_row[kTile];
     for (int p = 0; p < kTile; ++p) {
       const int64_t s = min64(s0 + p, c1 - 1);
@@ -243,6 +248,7 @@ void value_pass(const AttentionArgs& a, const Weights& w, int64_t c1) {
   for (int64_t s0 = w.c0; s0 < c1; s0 += kVBlockRows) {
     const int64_t s1 = min64(c1, s0 + kVBlockRows);
     touch_rows(a.v, stride_bytes, s0 + kTouchAheadRows, min64(s1 + kTouchAheadRows, a.n_pos), row_bytes);
+    prefetch_rows(a.v, stride_bytes, s0 + kPrefetchAheadRows, min64(s1 + kPrefetchAheadRows, a.n_pos), row_bytes);
     for (int64_t g = 0; g < a.n_kv; ++g) {
       for (int64_t h0 = 0; h0 < a.n_q; h0 += kTile) {
         for (int64_t d0 = 0; d0 < a.dv; d0 += kLanes * kDimChunks) value_tile<T>(a, w, g, h0, d0, s0, s1);
