@@ -34,11 +34,13 @@ Fixture& fixture() {
   return f;
 }
 
-// The oracle: one sequence, whole prompt in one forward, then one token per forward, argmax.
-std::vector<int32_t> greedy_reference(const Model& m, const std::vector<int32_t>& prompt, int64_t n) {
+// The oracle: one sequence, whole prompt in one forward, then one token per forward, argmax,
+// in a cache of kv_type elements.
+std::vector<int32_t> greedy_reference(const Model& m, const std::vector<int32_t>& prompt, int64_t n,
+                                      DType kv_type = DType::F32) {
   ThreadPool pool(1);
   ForwardContext ctx(pool);
-  KvCache kv = m.make_kv_cache(1, 256);
+  KvCache kv = m.make_kv_cache(1, 256, kv_type);
   const int64_t n_vocab = m.config().n_vocab;
   std::vector<float> logits(static_cast<size_t>(n_vocab), 0.0f);
   Batch b;
@@ -139,6 +141,26 @@ TEST(Engine, PrefixCacheReusesKvAndKeepsTokens) {
   EXPECT_GE(c.final.record.cached_tokens, int64_t(first.size()) + 3);
   EXPECT_EQ(c.tokens, greedy_reference(*f.model, turn, 3));
   EXPECT_GT(engine.stats().prefix_cache_entries, 0);
+}
+
+// The F16 cache the command line uses: prefixes saved and restored as bytes give the tokens
+// of a plain F16-cache loop (a misread row would change them).
+TEST(Engine, F16CacheWithPrefixReuseEqualsTheF16Loop) {
+  Fixture& f = fixture();
+  EngineOptions o = small_options(2);
+  o.prefix_cache_bytes = 64 << 20;
+  o.kv_type = DType::F16;
+  Engine engine(*f.model, *f.tok, o);
+  const auto system = test::prompt_tokens(30, f.model->config().n_vocab, 78);
+  auto first = system;
+  first.push_back(5);
+  Outcome a = collect(*engine.submit(greedy_job(first, 4)));
+  EXPECT_EQ(a.tokens, greedy_reference(*f.model, first, 4, DType::F16));
+  auto second = system;
+  second.push_back(9);
+  Outcome b = collect(*engine.submit(greedy_job(second, 8)));
+  EXPECT_EQ(b.final.record.cached_tokens, 30);
+  EXPECT_EQ(b.tokens, greedy_reference(*f.model, second, 8, DType::F16));
 }
 
 TEST(Engine, RejectsWhatCannotRun) {
