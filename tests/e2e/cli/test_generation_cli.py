@@ -170,9 +170,28 @@ class RunTest(unittest.TestCase):
                 self.assertIn("moxie: error:", err)
                 self.assertIn(needle, err)
         # CLI11's own parse errors (unknown option, missing value) exit non-zero with usage, no crash.
-        for args in (["run", "-m", path, "-p", "x", "--no-such-option"], ["run", "-m", path, "-p"]):
+        for args in (["run", "-m", path, "-p", "x", "--no-such-option"], ["run", "-m", path, "-p"],
+                     ["run", "-m", path, "-p", "x", "--cache-type", "q4"]):
             p = moxie(*args, check=False)
             self.assertGreater(p.returncode, 0)
+        # A bad MLA form override is an error naming the variable, not a silent default.
+        env = dict(os.environ, MOXIE_MLA_FORM="absorbd")
+        p = subprocess.run([MOXIE, "run", "-m", Models.get("deepseek2"), "-p", "x", "-n", "1"], env=env,
+                           capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"MOXIE_MLA_FORM=absorbd", p.stderr)
+
+    def test_f32_and_f16_caches_agree_with_the_numpy_reference(self):
+        path = Models.get("qwen3")
+        for cache in ("f32", "f16"):
+            with self.subTest(cache=cache):
+                out = json.loads(moxie("run", "-m", path, "-p", "The model reads", "-n", "4", "--temp", "0",
+                                       "--ignore-eos", "--json", "-t", "1", "--cache-type", cache).stdout)
+                logits = load_from_gguf(path).forward(out["prompt_tokens"] + out["tokens"][:-1])
+                for i, entry in enumerate(out["logprobs"]):
+                    ref = log_softmax(logits[len(out["prompt_tokens"]) - 1 + i])
+                    # f16 rounds cached K and V (relative 2^-11): logprobs stay within 1e-3
+                    self.assertAlmostEqual(entry["logprob"], ref[out["tokens"][i]], delta=1e-3)
 
 
 class BenchTest(unittest.TestCase):

@@ -8,9 +8,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "moxie/core/error.h"
 #include "moxie/core/thread_pool.h"
 #include "moxie/kernels/api.h"
 #include "moxie/model/forward_pass.h"
@@ -33,12 +35,15 @@ constexpr double kGemmCost = 0.25;
 
 int64_t round_up(int64_t n, int64_t a) { return (n + a - 1) / a * a; }
 
+// Unset or empty means auto; any other value than the three names is an error (a typo must
+// not silently measure the wrong form).
 MlaForm form_from_environment() {
   const char* v = std::getenv("MOXIE_MLA_FORM");
   const std::string_view s = v ? v : "";
+  if (s.empty() || s == "auto") return MlaForm::automatic;
   if (s == "absorbed") return MlaForm::absorbed;
   if (s == "decompressed") return MlaForm::decompressed;
-  return MlaForm::automatic;
+  throw Error("MOXIE_MLA_FORM=" + std::string(s) + ": use auto, absorbed or decompressed");
 }
 
 std::atomic<MlaForm>& form_setting() {
