@@ -70,6 +70,7 @@ struct ModelInfo {
   std::string description;  // "qwen3moe 0.5M F32"
   uint64_t size_bytes = 0;
   uint64_t n_params = 0;
+  std::string cache_type;   // of the KV cache the tests ran with ("f16"; an MLA model's is "f32")
 };
 
 std::string count_label(double n) {
@@ -88,8 +89,9 @@ std::string size_label(uint64_t bytes) {
 }
 
 // The type that holds most of the weight bytes names the file, as llama-bench's ftype does.
-ModelInfo model_info(const Model& model) {
+ModelInfo model_info(const Model& model, DType kv_type) {
   ModelInfo info;
+  info.cache_type = model.kv_shape(kv_type).type == DType::F16 ? "f16" : "f32";
   std::vector<uint64_t> bytes_by_type(64, 0);
   std::vector<std::string> type_names(64);
   for (const GgufTensorInfo& t : model.file().tensors()) {
@@ -173,7 +175,8 @@ void print_json(const ModelInfo& info, const std::vector<BenchTest>& tests) {
   for (const BenchTest& t : tests) {
     out.push_back({{"model_type", info.description}, {"model_size", info.size_bytes}, {"model_n_params", info.n_params},
                    {"backend", "CPU"}, {"n_threads", t.threads}, {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen},
-                   {"n_depth", t.n_depth}, {"test", t.name()}, {"avg_ts", t.mean()}, {"stddev_ts", t.stddev()}, {"samples_ts", t.samples_ts}});
+                   {"n_depth", t.n_depth}, {"type_k", info.cache_type}, {"type_v", info.cache_type},
+                   {"test", t.name()}, {"avg_ts", t.mean()}, {"stddev_ts", t.stddev()}, {"samples_ts", t.samples_ts}});
   }
   std::printf("%s\n", out.dump(2).c_str());
 }
@@ -209,7 +212,7 @@ int run_bench(const BenchArgs& a) {
   int64_t n_ctx = a.model.n_ctx;
   for (const BenchTest& t : tests) n_ctx = std::max(n_ctx, t.n_depth + std::max(t.n_prompt, t.n_gen));
   LoadedModel m = load_model(a.model);
-  const ModelInfo info = model_info(m.model());
+  const ModelInfo info = model_info(m.model(), a.model.kv_type());
   const int64_t n_vocab = m.model().config().n_vocab;
   std::mt19937 rng(1234);
   if (a.output == "md") print_md_header();

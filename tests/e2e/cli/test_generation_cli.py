@@ -202,11 +202,18 @@ class BenchTest(unittest.TestCase):
         self.assertEqual([(r["test"], r["n_threads"]) for r in rows],
                          [("pp16", 1), ("pp8", 1), ("tg4", 1), ("pp16", 2), ("pp8", 2), ("tg4", 2)])
         for r in rows:
+            self.assertEqual((r["type_k"], r["type_v"]), ("f16", "f16"))  # the default cache, as llama-bench says it
             self.assertEqual(len(r["samples_ts"]), 2)
             self.assertTrue(all(s > 0 for s in r["samples_ts"]))
             self.assertAlmostEqual(r["avg_ts"], sum(r["samples_ts"]) / 2, delta=1e-6 * r["avg_ts"])
             self.assertAlmostEqual(r["stddev_ts"], float(np.std(r["samples_ts"], ddof=1)),
                                    delta=1e-6 * r["avg_ts"] + 1e-9)
+        f32 = json.loads(moxie("bench", "-m", path, "-p", "0", "-n", "2", "-r", "1", "--cache-type", "f32", "-o",
+                               "json").stdout)
+        self.assertEqual(f32[0]["type_k"], "f32")
+        mla = json.loads(moxie("bench", "-m", Models.get("deepseek2"), "-p", "0", "-n", "2", "-r", "1", "-o",
+                               "json").stdout)
+        self.assertEqual(mla[0]["type_k"], "f32")  # MLA latents stay f32 whatever is asked
         md = moxie("bench", "-m", path, "-p", "8", "-n", "2", "-r", "1").stdout.decode().splitlines()
         self.assertEqual([c.strip() for c in md[0].strip("|").split("|")],
                          ["model", "size", "params", "backend", "threads", "test", "t/s"])
@@ -226,6 +233,7 @@ class BenchTest(unittest.TestCase):
                          [("pp8", 1, 0), ("tg4", 1, 0), ("pp8 @ d24", 1, 24), ("tg4 @ d24", 1, 24),
                           ("pp8", 2, 0), ("tg4", 2, 0), ("pp8 @ d24", 2, 24), ("tg4 @ d24", 2, 24)])
         for r in rows:
+            self.assertEqual((r["type_k"], r["type_v"]), ("f16", "f16"))  # the default cache, as llama-bench says it
             self.assertEqual(len(r["samples_ts"]), 2)
             self.assertTrue(all(s > 0 for s in r["samples_ts"]))
         md = moxie("bench", "-m", path, "-p", "0", "-n", "2", "-d", "16", "-r", "1").stdout.decode().splitlines()
