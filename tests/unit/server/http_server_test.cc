@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "unit/model/model_test_util.h"
+#include "unit/server/server_thread.h"
 
 namespace moxie::server {
 namespace {
@@ -34,14 +35,10 @@ class ServerTest : public ::testing::Test {
     o.port = 0;
     o.max_body_bytes = 64 << 10;
     o.read_timeout_s = 2;
-    server_ = new HttpServer({spec}, o);
-    port_ = server_->bind();
-    thread_ = new std::thread([] { server_->serve(); });
+    server_ = new test::ServerThread({spec}, o);
+    port_ = server_->port();
   }
   static void TearDownTestSuite() {
-    server_->shutdown();
-    thread_->join();
-    delete thread_;
     delete server_;
     delete dir_;
   }
@@ -58,13 +55,11 @@ class ServerTest : public ::testing::Test {
     return json::parse(r->body);
   }
   static test::TempDir* dir_;
-  static HttpServer* server_;
-  static std::thread* thread_;
+  static test::ServerThread* server_;
   static int port_;
 };
 test::TempDir* ServerTest::dir_ = nullptr;
-HttpServer* ServerTest::server_ = nullptr;
-std::thread* ServerTest::thread_ = nullptr;
+test::ServerThread* ServerTest::server_ = nullptr;
 int ServerTest::port_ = 0;
 
 const json kChat = {{"messages", {{{"role", "system"}, {"content", "be brief"}}, {{"role", "user"}, {"content", "hi"}}}},

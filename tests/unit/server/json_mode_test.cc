@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "unit/model/model_test_util.h"
+#include "unit/server/server_thread.h"
 #include "moxie/runtime/sampler/json_recognizer.h"
 #include "moxie/server/http_server.h"
 #include "moxie/tokenizer/gguf_tokenizer.h"
@@ -42,14 +43,10 @@ class JsonModeTest : public ::testing::Test {
     spec.engine.n_threads = 1;
     ServerOptions o;
     o.port = 0;
-    server_ = new HttpServer({spec}, o);
-    port_ = server_->bind();
-    thread_ = new std::thread([] { server_->serve(); });
+    server_ = new test::ServerThread({spec}, o);
+    port_ = server_->port();
   }
   static void TearDownTestSuite() {
-    server_->shutdown();
-    thread_->join();
-    delete thread_;
     delete server_;
     delete bias_;
     delete dir_;
@@ -84,14 +81,12 @@ class JsonModeTest : public ::testing::Test {
     return {text, finish};
   }
   static test::TempDir* dir_;
-  static HttpServer* server_;
-  static std::thread* thread_;
+  static test::ServerThread* server_;
   static json* bias_;
   static int port_;
 };
 test::TempDir* JsonModeTest::dir_ = nullptr;
-HttpServer* JsonModeTest::server_ = nullptr;
-std::thread* JsonModeTest::thread_ = nullptr;
+test::ServerThread* JsonModeTest::server_ = nullptr;
 json* JsonModeTest::bias_ = nullptr;
 int JsonModeTest::port_ = 0;
 
