@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "moxie/kernels/registry.h"
+#include "moxie/kernels/avx2/lanes.h"
 #include "moxie/kernels/avx2/exp8.h"
 
 namespace moxie::kernels {
@@ -24,13 +25,6 @@ constexpr int64_t kTouchAheadRows = 16;  // how far ahead each pass touches its 
 constexpr int64_t kPrefetchAheadRows = 64;  // and prefetches them
 
 int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
-// Lanes [0, count) set: the mask for the next min(count, 8) floats (none when count <= 0).
-__m256i tail_mask(int64_t count) {
-  if (count > kLanes) count = kLanes;
-  if (count < 0) count = 0;
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(count)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 __m256 load(const float* x, int64_t count) {
   return count >= kLanes ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, tail_mask(count));
@@ -48,20 +42,6 @@ __m256 load(const uint16_t* x, int64_t count) {
   uint16_t part[kLanes] = {};
   for (int64_t i = 0; i < count; ++i) part[i] = x[i];
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(part)));
-}
-
-float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-float hmax(__m256 v) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 // r[j] = sum of the lanes of a[j], j < 8: two horizontal-add levels give each 128-bit half
@@ -155,15 +135,7 @@ void softmax_update(const AttentionArgs& a, float* sc, int64_t n, int64_t stride
     const float m_new = m[i] > chunk_max ? m[i] : chunk_max;
     const float rescale = _mm256_cvtss_f32(exp8(_mm256_set1_ps(m[i] - m_new)));  // 0 for the first chunk
     if (rescale != 1.0f) scale_row(a.o + i * a.o_stride, a.dv, rescale);
-    const __m256 vm = _mm256_set1_ps(m_new);
-    __m256 vsum = _mm256_setzero_ps();
-    for (int64_t s = 0; s < n; s += kLanes) {
-      const __m256i t = tail_mask(n - s);
-      const __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(_mm256_maskload_ps(x + s, t), vm)), _mm256_castsi256_ps(t));
-      vsum = _mm256_add_ps(vsum, e);
-      _mm256_maskstore_ps(x + s, t, e);
-    }
-    l[i] = l[i] * rescale + hsum(vsum);
+    l[i] = l[i] * rescale + exp_shifted_sum(x, n, m_new);
     m[i] = m_new;
   }
 }

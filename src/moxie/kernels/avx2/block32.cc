@@ -14,6 +14,7 @@
 
 #include "moxie/core/quant_blocks.h"
 #include "moxie/kernels/registry.h"
+#include "moxie/kernels/avx2/lanes.h"
 
 namespace moxie::kernels {
 namespace {
@@ -125,13 +126,6 @@ __m256i dot_unsigned(__m256i u, __m256i x) {
 
 __m256i dot_signed(__m256i w, __m256i x) {
   return dot_unsigned(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-}
-
-float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 // C[t, r] for R rows x T tokens over nb blocks. w/x point at the tile's first row/token.

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "moxie/kernels/registry.h"
+#include "moxie/kernels/avx2/lanes.h"
 #include "moxie/kernels/avx2/exp8.h"
 
 namespace moxie::kernels {
@@ -17,27 +18,6 @@ void rope_avx2(float* x, int64_t n_heads, int64_t head_stride, int64_t n_rot,
 namespace {
 
 constexpr int64_t kLanes = 8;
-
-// Lanes [0, count) set, count in [0, 8]: the mask for a tail of `count` floats.
-__m256i tail_mask(int64_t count) {
-  if (count > kLanes) count = kLanes;  // also keeps int(count) from wrapping on huge n
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(count)), lane);
-}
-
-float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-float hmax(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
 
 
 // x * sigmoid(x) computed as x / (1 + e^-x): one rounding fewer than multiplying by a sigmoid.
@@ -100,23 +80,9 @@ void softmax_avx2(float* x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) x[i] = 0.0f;
     return;
   }
-  const __m256 vm = _mm256_set1_ps(max);
-  __m256 vsum = _mm256_setzero_ps();
+  const __m256 inv = _mm256_set1_ps(1.0f / exp_shifted_sum(x, n, max));
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
-    vsum = _mm256_add_ps(vsum, e);
-    _mm256_storeu_ps(x + i, e);
-  }
-  if (i < n) {
-    const __m256i m = tail_mask(n - i);
-    // Masked-off lanes load 0 and give e^(0 - max); they are zeroed before the sum.
-    const __m256 e = exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, m), vm));
-    vsum = _mm256_add_ps(vsum, _mm256_and_ps(e, _mm256_castsi256_ps(m)));
-    _mm256_maskstore_ps(x + i, m, e);
-  }
-  const __m256 inv = _mm256_set1_ps(1.0f / hsum(vsum));
-  for (i = 0; i + kLanes <= n; i += kLanes) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+  for (; i + kLanes <= n; i += kLanes) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
   if (i < n) {
     const __m256i m = tail_mask(n - i);
     _mm256_maskstore_ps(x + i, m, _mm256_mul_ps(_mm256_maskload_ps(x + i, m), inv));

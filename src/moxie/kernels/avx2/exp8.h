@@ -4,6 +4,9 @@
 // gives each of them its own copy, so no AVX2 code can be linked into another
 // instruction set's caller (kernels/registry.h).
 #include <immintrin.h>
+#include <stdint.h>
+
+#include "moxie/kernels/avx2/lanes.h"
 
 namespace moxie::kernels {
 namespace {
@@ -41,6 +44,27 @@ inline __m256 exp8(__m256 x) {
   const __m256 scale_lo = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n_lo, bias), 23));
   const __m256 scale_hi = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n_hi, bias), 23));
   return _mm256_mul_ps(_mm256_mul_ps(p, scale_lo), scale_hi);
+}
+
+// x[i] = e^(x[i] - m) for i < n, returning their sum: the softmax numerators and their
+// denominator, for softmax and attention's online softmax.
+inline float exp_shifted_sum(float* x, int64_t n, float m) {
+  const __m256 vm = _mm256_set1_ps(m);
+  __m256 vsum = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+    vsum = _mm256_add_ps(vsum, e);
+    _mm256_storeu_ps(x + i, e);
+  }
+  if (i < n) {
+    const __m256i t = tail_mask(n - i);
+    // Masked-off lanes load 0 and give e^(0 - m); they are zeroed before the sum.
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, t), vm));
+    vsum = _mm256_add_ps(vsum, _mm256_and_ps(e, _mm256_castsi256_ps(t)));
+    _mm256_maskstore_ps(x + i, t, e);
+  }
+  return hsum(vsum);
 }
 
 }  // namespace

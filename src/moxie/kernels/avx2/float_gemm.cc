@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "moxie/kernels/registry.h"
+#include "moxie/kernels/avx2/lanes.h"
 
 namespace moxie::kernels {
 namespace {
@@ -54,13 +55,6 @@ __m256 load_x_tail(const char* p, int64_t n) {
   char buf[8 * 4];
   copy_tail<4>(p, n, buf);
   return _mm256_loadu_ps(reinterpret_cast<const float*>(buf));
-}
-
-float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-  return _mm_cvtss_f32(s);
 }
 
 // Adds elements [i0, i1) of R weight rows x T tokens into the accumulators acc[t * kRowTile + r],

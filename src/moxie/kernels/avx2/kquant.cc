@@ -14,6 +14,7 @@
 
 #include "moxie/core/quant_blocks.h"
 #include "moxie/kernels/registry.h"
+#include "moxie/kernels/avx2/lanes.h"
 
 namespace moxie::kernels {
 namespace {
@@ -46,13 +47,6 @@ constexpr ScaleShuffles kShuffles;
 
 __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 __m256i load_ctrl(const uint8_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
-
-float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // Scales, mins and d of a Q4_K/Q5_K block (12 packed bytes of 6-bit scales and mins) into u.
 void unpack_affine_meta(uint16_t d, uint16_t dmin, const uint8_t* packed, Unpacked* u) {

@@ -4,18 +4,12 @@
 #include <stdint.h>
 
 #include "moxie/kernels/registry.h"
+#include "moxie/kernels/avx2/lanes.h"
 
 namespace moxie::kernels {
 namespace {
 
 constexpr int64_t kLanes = 8;
-
-__m256i tail_mask(int64_t count) {
-  if (count < 0) count = 0;
-  if (count > kLanes) count = kLanes;
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(count)), lane);
-}
 
 // Pairs (2i, 2i+1): x and cos_sin share the same layout, so 8 floats of each hold 4 pairs.
 //   out[2i]   = x[2i] c - x[2i+1] s      (fmaddsub subtracts in even lanes)

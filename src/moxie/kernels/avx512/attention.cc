@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "moxie/kernels/registry.h"
+#include "moxie/kernels/avx512/lanes.h"
 #include "moxie/kernels/avx512/exp16.h"
 
 namespace moxie::kernels {
@@ -51,10 +52,6 @@ constexpr int64_t kVBlockRows = 16;
 #define MOXIE_ALWAYS_INLINE __attribute__((always_inline)) inline
 
 int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
-__mmask16 tail_mask(int64_t count) {
-  return count >= kLanes ? __mmask16(0xFFFF) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1u);
-}
 
 
 // How far ahead each pass touches, and further ahead prefetches, the rows it will read (see
@@ -186,15 +183,7 @@ void softmax_update(const AttentionArgs& a, float* sc, int64_t n, int64_t stride
     const float m_new = m[i] > chunk_max ? m[i] : chunk_max;
     const float rescale = _mm512_cvtss_f32(exp16(_mm512_set1_ps(m[i] - m_new)));  // 0 for the first chunk
     if (rescale != 1.0f) scale_row(a.o + i * a.o_stride, a.dv, rescale);
-    const __m512 vm = _mm512_set1_ps(m_new);
-    __m512 vsum = _mm512_setzero_ps();
-    for (int64_t s = 0; s < n; s += kLanes) {
-      const __mmask16 t = tail_mask(n - s);
-      const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(t, x + s), vm));
-      vsum = _mm512_mask_add_ps(vsum, t, vsum, e);
-      _mm512_mask_storeu_ps(x + s, t, e);
-    }
-    l[i] = l[i] * rescale + _mm512_reduce_add_ps(vsum);
+    l[i] = l[i] * rescale + exp_shifted_sum(x, n, m_new);
     m[i] = m_new;
   }
 }

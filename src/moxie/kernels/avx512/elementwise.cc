@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "moxie/kernels/registry.h"
+#include "moxie/kernels/avx512/lanes.h"
 #include "moxie/kernels/avx512/exp16.h"
 
 namespace moxie::kernels {
@@ -20,11 +21,6 @@ void rope_avx512(float* x, int64_t n_heads, int64_t head_stride, int64_t n_rot,
 namespace {
 
 constexpr int64_t kLanes = 16;
-
-// Lanes [0, count) set: the mask for the next min(count, 16) floats.
-__mmask16 tail_mask(int64_t count) {
-  return count >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << count) - 1u);
-}
 
 
 // x / (1 + e^-x): one rounding fewer than multiplying by a sigmoid.
@@ -76,15 +72,7 @@ void softmax_avx512(float* x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) x[i] = 0.0f;
     return;
   }
-  const __m512 vm = _mm512_set1_ps(max);
-  __m512 vsum = _mm512_setzero_ps();
-  for (int64_t i = 0; i < n; i += kLanes) {
-    const __mmask16 m = tail_mask(n - i);
-    const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm));
-    vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
-    _mm512_mask_storeu_ps(x + i, m, e);
-  }
-  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+  const __m512 inv = _mm512_set1_ps(1.0f / exp_shifted_sum(x, n, max));
   for (int64_t i = 0; i < n; i += kLanes) {
     const __mmask16 m = tail_mask(n - i);
     _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));

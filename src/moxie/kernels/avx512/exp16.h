@@ -4,6 +4,9 @@
 // gives each of them its own copy, so no AVX-512 code can be linked into another
 // instruction set's caller (kernels/registry.h).
 #include <immintrin.h>
+#include <stdint.h>
+
+#include "moxie/kernels/avx512/lanes.h"
 
 namespace moxie::kernels {
 namespace {
@@ -31,6 +34,20 @@ inline __m512 exp16(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   return _mm512_scalef_ps(p, n);
+}
+
+// x[i] = e^(x[i] - m) for i < n, returning their sum: the softmax numerators and their
+// denominator, for softmax and attention's online softmax.
+inline float exp_shifted_sum(float* x, int64_t n, float m) {
+  const __m512 vm = _mm512_set1_ps(m);
+  __m512 vsum = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 t = tail_mask(n - i);
+    const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(t, x + i), vm));
+    vsum = _mm512_mask_add_ps(vsum, t, vsum, e);
+    _mm512_mask_storeu_ps(x + i, t, e);
+  }
+  return _mm512_reduce_add_ps(vsum);
 }
 
 }  // namespace

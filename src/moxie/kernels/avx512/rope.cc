@@ -8,17 +8,12 @@
 #include <stdint.h>
 
 #include "moxie/kernels/registry.h"
+#include "moxie/kernels/avx512/lanes.h"
 
 namespace moxie::kernels {
 namespace {
 
 constexpr int64_t kLanes = 16;
-
-// Lanes [0, count) set, count clamped to [0, 16].
-__mmask16 tail_mask(int64_t count) {
-  if (count <= 0) return 0;
-  return count >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << count) - 1u);
-}
 
 // Pairs (2i, 2i+1): x and cos_sin share the same layout, so 16 floats of each hold 8 pairs.
 //   out[2i]   = x[2i] c - x[2i+1] s      (fmaddsub subtracts in even lanes)
