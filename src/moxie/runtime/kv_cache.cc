@@ -18,7 +18,9 @@ DType kv_type_from_name(const std::string& name) {
   throw Error("KV cache type \"" + name + "\" is not supported (use f32 or f16)");
 }
 
-int64_t KvCache::bytes_per_token(const KvShape& s) { return s.n_layer * (s.k_width + s.v_width) * s.elem_bytes(); }
+int64_t KvCache::bytes_per_token(const KvShape& s) {
+  return s.n_layer * (row_bytes(s.type, s.k_width) + row_bytes(s.type, s.v_width));
+}
 
 KvCache::KvCache(const KvShape& shape, int64_t n_seq, int64_t n_ctx) : shape_(shape), n_seq_(n_seq), n_ctx_(n_ctx) {
   if (shape.n_layer < 1 || shape.k_width < 1 || shape.v_width < 0) {

@@ -29,7 +29,6 @@ struct KvShape {
   int64_t k_width = 0;  // elements per token per layer
   int64_t v_width = 0;  // elements per token per layer
   DType type = DType::F32;  // F32 or F16
-  int64_t elem_bytes() const { return type == DType::F16 ? 2 : 4; }
 };
 
 // The cache element type a name selects ("f32", "f16"); throws moxie::Error naming the
@@ -72,8 +71,8 @@ class KvCache {
   // The same rows as floats, for an F32 cache (MLA's is always one); throws on an F16 cache.
   float* k(int64_t il, int64_t seq) { return static_cast<float*>(f32_rows(k_data(il, seq))); }
   float* v(int64_t il, int64_t seq) { return static_cast<float*>(f32_rows(v_data(il, seq))); }
-  int64_t k_row_bytes() const { return shape_.k_width * shape_.elem_bytes(); }
-  int64_t v_row_bytes() const { return shape_.v_width * shape_.elem_bytes(); }
+  int64_t k_row_bytes() const { return row_bytes(shape_.type, shape_.k_width); }
+  int64_t v_row_bytes() const { return row_bytes(shape_.type, shape_.v_width); }
 
  private:
   // First token row of (seq, layer); data is [n_seq][n_layer][n_ctx][width].

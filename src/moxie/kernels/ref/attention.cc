@@ -20,7 +20,7 @@ double cached(DType kv_type, const void* row, int64_t i) {
 
 // The address of element i of a cached buffer of kv_type elements.
 const void* offset(DType kv_type, const void* base, int64_t i) {
-  return static_cast<const char*>(base) + i * (kv_type == DType::F16 ? 2 : 4);
+  return static_cast<const char*>(base) + row_bytes(kv_type, i);
 }
 
 double dot_double(const float* q, DType kv_type, const void* k, int64_t n) {

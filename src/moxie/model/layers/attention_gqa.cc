@@ -55,8 +55,9 @@ struct CachedRows {
   const void* v;
 };
 
+// The address of element i of cached rows of type elements.
 const void* element(DType type, const void* base, int64_t i) {
-  return static_cast<const char*>(base) + i * (type == DType::F16 ? 2 : 4);
+  return static_cast<const char*>(base) + row_bytes(type, i);
 }
 
 // Query heads of one token over its sequence's cached positions [0, n_pos): the groups of kv
