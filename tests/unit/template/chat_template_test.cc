@@ -138,6 +138,18 @@ TEST(ChatTemplateSemantics, ValuesPrintLikePython) {
   EXPECT_EQ(render("{{ ['b','A','a']|sort }}{{ ['b','A','a']|unique|list }}"), "['A', 'a', 'b']['b', 'A']");
 }
 
+// Numbers past int64 in an attribute path or a str.format index (found by template_fuzz: they
+// used to escape as std::out_of_range and abort): jinja2 finds no such item, or refuses the
+// format string.
+TEST(ChatTemplateSemantics, IndicesPastInt64AreNoItemOrAnError) {
+  const std::string huge = "99999999999999999999";
+  EXPECT_EQ(render("{{ [[1,2],[3]] | map(attribute='" + huge + "') | list | length }}"), "2");
+  EXPECT_EQ(render("{{ [[1,2],[3]] | map(attribute='" + huge + "') | select('defined') | list }}"), "[]");
+  EXPECT_EQ(render("{{ [[1,2],[3]] | map(attribute='1') | select('defined') | list }}"), "[2]");
+  EXPECT_HAS(error_of("{{ '{" + huge + "}'.format(1) }}"), "too many decimal digits in format string");
+  EXPECT_HAS(error_of("{{ '{3}'.format(1) }}"), "replacement index 3 out of range");
+}
+
 TEST(ChatTemplateApi, ApplyChatTemplatePassesHuggingFaceVariables) {
   moxie::ChatTemplate tmpl(
       "{{ tools is none }}|{{ documents is none }}|{{ add_generation_prompt }}|{{ bos_token }}|{{ messages[0].content }}");

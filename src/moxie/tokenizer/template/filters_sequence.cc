@@ -1,6 +1,7 @@
 // Filters over sequences: first, last, join, map, select/reject(attr), list, reverse,
 // items, unique, sort, dictsort, sum, min, max. Lazy jinja2 generators become lists.
 #include <algorithm>
+#include <charconv>
 
 #include "moxie/tokenizer/template/eval_error.h"
 #include "moxie/tokenizer/template/filters_internal.h"
@@ -19,8 +20,17 @@ Value get_path(const Value& v, const std::string& path) {
     size_t dot = path.find('.', start);
     std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (cur.is_undefined()) return cur;
-    bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
-    cur = numeric ? get_item(cur, Value(static_cast<int64_t>(std::stoll(part)))) : get_item(cur, Value(part));
+    const bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
+    if (numeric) {
+      int64_t index = 0;
+      // An index past int64 fits no sequence or key: undefined, as jinja2's IndexError gives.
+      if (std::from_chars(part.data(), part.data() + part.size(), index).ec != std::errc()) {
+        return Value::undefined("index " + part + " is out of range");
+      }
+      cur = get_item(cur, Value(index));
+    } else {
+      cur = get_item(cur, Value(part));
+    }
     if (dot == std::string::npos) break;
     start = dot + 1;
   }

@@ -1,6 +1,7 @@
 #include "moxie/tokenizer/template/methods.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 #include <functional>
 
@@ -62,7 +63,12 @@ std::string format_string(const std::string& fmt, const CallArgs& args) {
     if (field.find_first_of(":!") != std::string::npos) throw EvalError("format specs in str.format are not supported");
     const Value* v = nullptr;
     if (field.empty() || std::all_of(field.begin(), field.end(), ::isdigit)) {
-      size_t index = field.empty() ? auto_index++ : std::stoul(field);
+      size_t index = auto_index;
+      if (field.empty()) {
+        ++auto_index;
+      } else if (std::from_chars(field.data(), field.data() + field.size(), index).ec != std::errc()) {
+        throw EvalError("str.format: too many decimal digits in format string");  // Python's words
+      }
       if (index >= args.positional.size()) throw EvalError("str.format: replacement index " + std::to_string(index) + " out of range");
       v = &args.positional[index];
     } else {
