@@ -31,10 +31,7 @@ std::string recipe_list() {
 
 int64_t model_layers(const GgufFile& f) {
   int64_t n = 0;
-  for (const GgufTensorInfo& t : f.tensors()) {
-    const std::string name(t.name);
-    if (name.rfind("blk.", 0) == 0) n = std::max<int64_t>(n, std::stoll(name.substr(4)) + 1);
-  }
+  for (const GgufTensorInfo& t : f.tensors()) n = std::max<int64_t>(n, layer_of(std::string(t.name)) + 1);
   return n;
 }
 

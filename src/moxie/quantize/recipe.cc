@@ -1,7 +1,10 @@
 #include "moxie/quantize/recipe.h"
 
+#include <algorithm>
 #include <cctype>
+#include <charconv>
 
+#include "moxie/core/error.h"
 #include "moxie/model/synth.h"
 
 namespace moxie::quantize {
@@ -20,11 +23,6 @@ bool ends_with(const std::string& s, std::string_view tail) {
 }
 bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
 
-// "blk.N.*" -> N, else -1.
-int64_t layer_of(const std::string& name) {
-  if (name.rfind("blk.", 0) != 0) return -1;
-  return std::stoll(name.substr(4));
-}
 
 }  // namespace
 
@@ -41,6 +39,18 @@ std::vector<std::string> recipe_names() {
   std::vector<std::string> names;
   for (const Recipe& r : kRecipes) names.emplace_back(r.name);
   return names;
+}
+
+int64_t layer_of(const std::string& name) {
+  if (name.rfind("blk.", 0) != 0) return -1;
+  const char* first = name.data() + 4;
+  const char* last = name.data() + std::min(name.find('.', 4), name.size());
+  int64_t layer = -1;
+  const std::from_chars_result r = std::from_chars(first, last, layer);
+  if (first == last || !std::isdigit(static_cast<unsigned char>(*first)) || r.ec != std::errc() || r.ptr != last) {
+    throw Error("tensor \"" + name + "\": \"blk.\" is not followed by a layer number");
+  }
+  return layer;
 }
 
 bool use_more_bits(int64_t layer, int64_t n_layer) {

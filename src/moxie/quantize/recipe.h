@@ -29,6 +29,10 @@ struct Recipe {
 const Recipe* find_recipe(std::string_view name);
 std::vector<std::string> recipe_names();
 
+// "blk.N.*" -> N, -1 for a tensor outside the layers; throws moxie::Error naming the tensor
+// when "blk." is not followed by a layer number (a malformed file).
+int64_t layer_of(const std::string& name);
+
 // llama.cpp's choice of layers that get more bits: the first and last eighth, and every
 // third layer in between.
 bool use_more_bits(int64_t layer, int64_t n_layer);

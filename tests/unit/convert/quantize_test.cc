@@ -39,6 +39,20 @@ TEST(UseMoreBits, LlamaCppLayerChoice) {
 }
 
 // qwen3moe "small": n_embd 256, 2 layers, 16 experts of 256, head_dim 64, 4 heads.
+TEST(QuantizeRecipe, LayerOfReadsBlkNamesAndRefusesMalformedOnes) {
+  EXPECT_EQ(quantize::layer_of("blk.0.attn_q.weight"), 0);
+  EXPECT_EQ(quantize::layer_of("blk.47.ffn_down_exps.weight"), 47);
+  EXPECT_EQ(quantize::layer_of("token_embd.weight"), -1);
+  for (const char* bad : {"blk.x.attn_q.weight", "blk..weight", "blk.99999999999999999999.weight", "blk.-1.w"}) {
+    try {
+      quantize::layer_of(bad);
+      ADD_FAILURE() << bad << ": no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(QuantizeRecipe, Q4KMTypesPerTensor) {
   test::TempDir dir;
   const std::string f32 = test::synth_model(dir, Arch::qwen3moe, "small", DType::F32, 4);
