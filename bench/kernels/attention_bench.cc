@@ -5,9 +5,10 @@
 // the cached rows come from DRAM (the f32 cache of 4 layers at 4096 positions is 64 MiB,
 // twice the host's L3).
 //
-// f16:1 caches F16 rows (the command line's default, `--cache-type f16`), f16:0 F32 rows.
+// type:0 caches F32 rows, type:1 F16 rows (the command line's default, `--cache-type f16`),
+// type:2 int8 rows with one scale per head (`--cache-type q8`, runtime/kv_int8.h).
 //
-//   attention/<isa>/pos:N/layout:L/f16:F   -> counter kv_GB (K and V bytes read per second)
+//   attention/<isa>/pos:N/layout:L/type:T   -> counter kv_GB (K and V bytes read per second)
 #include <benchmark/benchmark.h>
 
 #include <sys/mman.h>
@@ -20,6 +21,7 @@
 
 #include "moxie/core/half.h"
 #include "moxie/kernels/api.h"
+#include "moxie/runtime/kv_int8.h"
 
 namespace {
 
@@ -30,6 +32,7 @@ using moxie::kernels::KernelTable;
 constexpr int64_t kHeads = 32, kKvHeads = 4, kHeadDim = 128, kGroup = kHeads / kKvHeads;
 constexpr int64_t kLayers = 4;
 constexpr int64_t kRowFloats = kKvHeads * kHeadDim;  // one token's k (or v) row of one layer
+constexpr int64_t kI8RowBytes = moxie::kv_int8_row_bytes(kKvHeads, kHeadDim);
 
 // As the KV cache allocates: 2 MiB aligned, transparent huge pages asked for (unless
 // MOXIE_BENCH_SMALL_PAGES is set, to measure what they buy).
@@ -46,6 +49,14 @@ struct HugeBuffer {
     uint16_t* h = reinterpret_cast<uint16_t*>(p);
     for (size_t i = 0; i < n; ++i) h[i] = moxie::fp32_to_fp16(p[i]);
   }
+  // Rewrites the buffer as int8 rows of kKvHeads slices (in place: row r's bytes end before
+  // float row r + 1 begins, and rows are rewritten in order).
+  void to_i8(size_t n_rows) {
+    char* out = reinterpret_cast<char*>(p);
+    for (size_t r = 0; r < n_rows; ++r) {
+      moxie::quantize_kv_int8_row(p + r * kRowFloats, kKvHeads, kHeadDim, out + r * kI8RowBytes);
+    }
+  }
   static constexpr size_t kHuge = size_t(2) << 20;
   float* p;
   size_t n;
@@ -57,8 +68,9 @@ void attention(benchmark::State& state, const KernelTable* kt) {
   // 1: each kv head's rows contiguous, one call per head; 2: the model's rows, one call per
   // kv head (each reads a 512-byte slice of every 2 KiB row).
   const int64_t layout = state.range(1);
-  const bool f16 = state.range(2) != 0;
-  const size_t elem_bytes = f16 ? 2 : 4;
+  const int64_t type = state.range(2);
+  const bool f16 = type == 1, i8 = type == 2;
+  const size_t elem_bytes = f16 ? 2 : 4;  // I8 rows: kI8RowBytes per row instead
   const int64_t n_calls = layout == 0 ? 1 : kKvHeads, n_kv = layout == 0 ? kKvHeads : 1;
   const size_t head_offset = layout == 1 ? size_t(n_pos * kHeadDim) : size_t(kHeadDim);
   const size_t layer_floats = size_t(n_pos * kRowFloats);
@@ -73,6 +85,10 @@ void attention(benchmark::State& state, const KernelTable* kt) {
   if (f16) {
     k.to_f16();
     v.to_f16();
+  }
+  if (i8) {
+    k.to_i8(size_t(kLayers * n_pos));
+    v.to_i8(size_t(kLayers * n_pos));
   }
   const char* k_base = reinterpret_cast<const char*>(k.p);
   const char* v_base = reinterpret_cast<const char*>(v.p);
@@ -91,6 +107,15 @@ void attention(benchmark::State& state, const KernelTable* kt) {
         a.k_stride = layout == 1 ? kHeadDim : kRowFloats;
         a.v = v_base + (size_t(il) * layer_floats + size_t(g) * head_offset) * elem_bytes;
         a.v_stride = a.k_stride;
+        if (i8) {  // layout 0 only: one call per layer over whole rows
+          a.kv_type = moxie::DType::I8;
+          a.k = k_base + size_t(il * n_pos * kI8RowBytes);
+          a.v = v_base + size_t(il * n_pos * kI8RowBytes);
+          a.k_stride = a.v_stride = kI8RowBytes;
+          a.k_scale = moxie::kv_int8_scales(a.k, kKvHeads, kHeadDim);
+          a.v_scale = moxie::kv_int8_scales(a.v, kKvHeads, kHeadDim);
+          a.k_scale_stride = a.v_scale_stride = kI8RowBytes / 4;
+        }
         a.scale = 0.088f;
         a.o = o.data() + g * kGroup * kHeadDim;
         a.o_stride = kHeadDim;
@@ -100,7 +125,8 @@ void attention(benchmark::State& state, const KernelTable* kt) {
     }
     benchmark::DoNotOptimize(o.data());
   }
-  const double bytes = 2.0 * double(kLayers * layer_floats) * double(elem_bytes);
+  const double bytes = i8 ? 2.0 * double(kLayers * n_pos * kI8RowBytes)
+                          : 2.0 * double(kLayers * layer_floats) * double(elem_bytes);
   state.counters["kv_GB"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["ms_per_token"] =
       benchmark::Counter(1e3, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
@@ -151,13 +177,13 @@ int register_all() {
     if (!kt) continue;
     const std::string name = std::string("attention/") + moxie::kernels::isa_name(isa);
     auto* b = benchmark::RegisterBenchmark(name.c_str(), attention, kt)
-                  ->ArgNames({"pos", "layout", "f16"})
+                  ->ArgNames({"pos", "layout", "type"})
                   ->Unit(benchmark::kMillisecond);
     if (isa == Isa::scalar) {
       b->Args({1024, 0, 0});
       continue;
     }
-    for (int64_t f16 : {0, 1}) b->Args({256, 0, f16})->Args({1024, 0, f16})->Args({4096, 0, f16});
+    for (int64_t type : {0, 1, 2}) b->Args({256, 0, type})->Args({1024, 0, type})->Args({4096, 0, type});
     b->Args({4096, 1, 0})->Args({4096, 2, 0});
     const std::string unfused = std::string("attention_unfused/") + moxie::kernels::isa_name(isa);
     benchmark::RegisterBenchmark(unfused.c_str(), attention_unfused, kt)

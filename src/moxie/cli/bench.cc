@@ -70,7 +70,7 @@ struct ModelInfo {
   std::string description;  // "qwen3moe 0.5M F32"
   uint64_t size_bytes = 0;
   uint64_t n_params = 0;
-  std::string cache_type;   // of the KV cache the tests ran with ("f16"; an MLA model's is "f32")
+  std::string cache_type;   // of the KV cache the tests ran with ("f16", "q8"; an MLA model's is "f32")
 };
 
 std::string count_label(double n) {
@@ -91,7 +91,7 @@ std::string size_label(uint64_t bytes) {
 // The type that holds most of the weight bytes names the file, as llama-bench's ftype does.
 ModelInfo model_info(const Model& model, DType kv_type) {
   ModelInfo info;
-  info.cache_type = model.kv_shape(kv_type).type == DType::F16 ? "f16" : "f32";
+  info.cache_type = kv_type_name(model.kv_shape(kv_type).type);
   std::vector<uint64_t> bytes_by_type(64, 0);
   std::vector<std::string> type_names(64);
   for (const GgufTensorInfo& t : model.file().tensors()) {

@@ -16,9 +16,10 @@ namespace moxie::cli {
 
 void add_cache_type_option(CLI::App& cmd, std::string& cache_type) {
   cmd.add_option("--cache-type", cache_type,
-                 "KV cache element type: f16 (default, half the memory and bandwidth of f32) or f32; "
+                 "KV cache element type: f16 (default, half the memory and bandwidth of f32), f32, or q8 "
+                 "(int8 with one scale per head row: half of f16, for long contexts); "
                  "DeepSeek (MLA) models always keep an f32 latent cache")
-      ->check(CLI::IsMember({"f16", "f32"}))
+      ->check(CLI::IsMember({"f16", "f32", "q8"}))
       ->capture_default_str();
 }
 

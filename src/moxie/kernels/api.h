@@ -44,9 +44,13 @@ enum class RopeMode {
 // Row r of x starts at x + r * x_stride (floats): q holds dk floats, q2 dk2, o dv. The kv heads
 // sit side by side in a cached row: k_g[s] = k + s * k_stride + g * dk (dk floats), likewise
 // k2_g[s] at k2 + s * k2_stride + g * dk2 and v_g[s] at v + s * v_stride + g * dv, so one call
-// can read each cached row front to back. Cached rows (k, k2, v) hold kv_type elements, F32
-// or F16, and their strides and offsets count elements; q, q2 and o are floats. o may alias
+// can read each cached row front to back. Cached rows (k, k2, v) hold kv_type elements, F32,
+// F16 or I8, and their strides and offsets count elements; q, q2 and o are floats. o may alias
 // q (MLA writes o_lat over q_abs): every q row is read before o is written.
+// I8 rows (runtime/kv_int8.h) hold int8 with one float scale per head slice: element d of
+// k_g[s] is k_g[s][d] * k_scale[s * k_scale_stride + g] (v likewise with v_scale); there is
+// no k2 (dk2 = 0). Kernels may round q and the softmax weights to 8 bits as well, so an I8
+// call matches the reference only to int8 precision (kernels/attention_test).
 // n_kv, n_q, n_pos, dk, dv >= 1.
 // scratch: attention_scratch_floats(n_kv * n_q, dk + dk2) floats.
 inline constexpr int64_t kAttentionChunk = 256;  // positions per softmax chunk
@@ -60,13 +64,17 @@ struct AttentionArgs {
   int64_t q_stride = 0;
   const float* q2 = nullptr;
   int64_t q2_stride = 0;
-  DType kv_type = DType::F32;  // of k, k2 and v
+  DType kv_type = DType::F32;  // of k, k2 and v: F32, F16 or I8
   const void* k = nullptr;
   int64_t k_stride = 0;
   const void* k2 = nullptr;
   int64_t k2_stride = 0;
   const void* v = nullptr;
   int64_t v_stride = 0;
+  const float* k_scale = nullptr;  // I8 only (above)
+  int64_t k_scale_stride = 0;      // floats
+  const float* v_scale = nullptr;
+  int64_t v_scale_stride = 0;
   float scale = 1.0f;
   float* o = nullptr;
   int64_t o_stride = 0;

@@ -68,6 +68,7 @@ KvCache Model::make_kv_cache(int64_t n_seq, int64_t n_ctx, DType type) const {
 void Model::check_batch(const Batch& batch, const KvCache& kv) const {
   const KvShape want = kv_shape(kv.shape().type), have = kv.shape();
   if (want.n_layer != have.n_layer || want.k_width != have.k_width || want.v_width != have.v_width ||
+      want.k_groups != have.k_groups || want.v_groups != have.v_groups ||
       want.type != have.type) {
     throw Error("forward: the KV cache was made for a different model shape");
   }

@@ -1,8 +1,10 @@
 #include "moxie/runtime/kv_cache.h"
 
 #include <string>
+#include <utility>
 
 #include "moxie/core/error.h"
+#include "moxie/runtime/kv_int8.h"
 
 namespace moxie {
 namespace {
@@ -10,16 +12,33 @@ namespace {
 // Far beyond any model, small enough that sizes never overflow int64.
 constexpr int64_t kMaxTokens = int64_t(1) << 40;
 
+// An int8 row's scales follow its elements as aligned floats, one per head slice.
+void check_int8_groups(const KvShape& s) {
+  for (const auto& [width, groups] : {std::pair{s.k_width, s.k_groups}, std::pair{s.v_width, s.v_groups}}) {
+    if (groups < 1 || width % groups != 0 || width % 4 != 0) {
+      throw Error("KV cache: a q8 cache needs rows of whole head slices and a multiple of 4 elements (got " +
+                  std::to_string(width) + " elements in " + std::to_string(groups) + " slices)");
+    }
+  }
+}
+
 }  // namespace
 
 DType kv_type_from_name(const std::string& name) {
   if (name == "f32") return DType::F32;
   if (name == "f16") return DType::F16;
-  throw Error("KV cache type \"" + name + "\" is not supported (use f32 or f16)");
+  if (name == "q8") return DType::I8;
+  throw Error("KV cache type \"" + name + "\" is not supported (use f32, f16 or q8)");
+}
+
+std::string kv_type_name(DType type) { return type == DType::I8 ? "q8" : std::string(dtype_name(type)); }
+
+int64_t kv_row_bytes(DType type, int64_t width, int64_t groups) {
+  return type == DType::I8 ? kv_int8_row_bytes(groups, width / groups) : row_bytes(type, width);
 }
 
 int64_t KvCache::bytes_per_token(const KvShape& s) {
-  return s.n_layer * (row_bytes(s.type, s.k_width) + row_bytes(s.type, s.v_width));
+  return s.n_layer * (kv_row_bytes(s.type, s.k_width, s.k_groups) + kv_row_bytes(s.type, s.v_width, s.v_groups));
 }
 
 KvCache::KvCache(const KvShape& shape, int64_t n_seq, int64_t n_ctx) : shape_(shape), n_seq_(n_seq), n_ctx_(n_ctx) {
@@ -27,9 +46,11 @@ KvCache::KvCache(const KvShape& shape, int64_t n_seq, int64_t n_ctx) : shape_(sh
     throw Error("KV cache: bad shape (n_layer " + std::to_string(shape.n_layer) + ", k_width " +
                 std::to_string(shape.k_width) + ", v_width " + std::to_string(shape.v_width) + ")");
   }
-  if (shape.type != DType::F32 && shape.type != DType::F16) {
-    throw Error(std::string("KV cache: element type ") + std::string(dtype_name(shape.type)) + " is not supported (f32 or f16)");
+  if (shape.type != DType::F32 && shape.type != DType::F16 && shape.type != DType::I8) {
+    throw Error(std::string("KV cache: element type ") + std::string(dtype_name(shape.type)) +
+                " is not supported (f32, f16 or i8)");
   }
+  if (shape.type == DType::I8) check_int8_groups(shape);
   if (n_seq < 1 || n_ctx < 1 || n_seq > kMaxTokens / n_ctx) {
     throw Error("KV cache: need at least 1 sequence of at least 1 token (got " + std::to_string(n_seq) +
                 " sequences of " + std::to_string(n_ctx) + " tokens)");

@@ -8,9 +8,10 @@
 //        (k_width = n_head_kv * head_dim_k, v_width = n_head_kv * head_dim_v)
 //   MLA: k = the compressed latent (kv_lora_rank), v = the shared roped key (qk_rope):
 //        only what DeepSeek's absorbed attention needs, its memory saving.
-// The element type is F32 or F16. F32 is the library's default, so the golden tolerances
+// The element type is F32, F16 or I8. F32 is the library's default, so the golden tolerances
 // hold without a cache-precision term; F16 halves the bytes a long-context decode streams
-// (what llama.cpp caches by default) and is what the command line asks for.
+// (what llama.cpp caches by default) and is what the command line asks for; I8 ("q8") halves
+// them again: int8 with one float scale per head slice of a row (runtime/kv_int8.h).
 //
 // Token slot p of a sequence holds position p; a sequence's tokens occupy slots
 // [0, length). Positions are absolute, so a sequence is "freed" by reset() and can be
@@ -28,12 +29,20 @@ struct KvShape {
   int64_t n_layer = 0;
   int64_t k_width = 0;  // elements per token per layer
   int64_t v_width = 0;  // elements per token per layer
-  DType type = DType::F32;  // F32 or F16
+  DType type = DType::F32;  // F32, F16 or I8
+  // Head slices per row (GQA: n_head_kv): an I8 row keeps one scale per slice, so k_width /
+  // k_groups elements share a scale.
+  int64_t k_groups = 1;
+  int64_t v_groups = 1;
 };
 
-// The cache element type a name selects ("f32", "f16"); throws moxie::Error naming the
-// accepted ones otherwise.
+// The cache element type a name selects ("f32", "f16", "q8" = I8); throws moxie::Error
+// naming the accepted ones otherwise.
 DType kv_type_from_name(const std::string& name);
+// The name kv_type_from_name takes for a cache type ("q8" for I8).
+std::string kv_type_name(DType type);
+// Bytes of one cached row of width elements in groups slices (I8 rows carry their scales).
+int64_t kv_row_bytes(DType type, int64_t width, int64_t groups);
 
 class KvCache {
  public:
@@ -68,11 +77,11 @@ class KvCache {
   void* v_data(int64_t il, int64_t seq) { return v_.get() + row_index(il, seq) * v_row_bytes(); }
   const void* k_data(int64_t il, int64_t seq) const { return k_.get() + row_index(il, seq) * k_row_bytes(); }
   const void* v_data(int64_t il, int64_t seq) const { return v_.get() + row_index(il, seq) * v_row_bytes(); }
-  // The same rows as floats, for an F32 cache (MLA's is always one); throws on an F16 cache.
+  // The same rows as floats, for an F32 cache (MLA's is always one); throws on another type.
   float* k(int64_t il, int64_t seq) { return static_cast<float*>(f32_rows(k_data(il, seq))); }
   float* v(int64_t il, int64_t seq) { return static_cast<float*>(f32_rows(v_data(il, seq))); }
-  int64_t k_row_bytes() const { return row_bytes(shape_.type, shape_.k_width); }
-  int64_t v_row_bytes() const { return row_bytes(shape_.type, shape_.v_width); }
+  int64_t k_row_bytes() const { return kv_row_bytes(shape_.type, shape_.k_width, shape_.k_groups); }
+  int64_t v_row_bytes() const { return kv_row_bytes(shape_.type, shape_.v_width, shape_.v_groups); }
 
  private:
   // First token row of (seq, layer); data is [n_seq][n_layer][n_ctx][width].

@@ -9,8 +9,7 @@
 #include <cstring>
 #include <vector>
 
-#include "moxie/core/half.h"
-#include "unit/kernels/elementwise_test_util.h"
+#include "unit/kernels/attention_problem.h"
 
 namespace moxie::kernels::testing {
 namespace {
@@ -18,120 +17,6 @@ namespace {
 // Output error / max |v|: float dots and sums against the double reference. Measured worst
 // 6e-7 over these cases (AVX2 and AVX-512); the bound leaves room for other compilers' contractions.
 constexpr double kAttentionTol = 5e-6;
-
-constexpr int64_t kGuard = 64;
-constexpr float kSentinel = -777.0f;
-
-struct Case {
-  int64_t n_kv, n_q, dk, dk2, dv, n_pos;
-  int64_t pad = 0;        // extra floats at the end of every row (strides > the data)
-  double sigma = 1.0;     // spread of q and k: scores ~ N(0, sigma^2 * ...)
-  bool rising = false;    // scores grow with the position, moving the running max each chunk
-};
-
-// Buffers of one case, filled from a seed; rows laid out as the model's caches.
-struct Problem {
-  Case c;
-  std::vector<float> q, q2, k, k2, v, o, scratch;
-  std::vector<uint16_t> k16, k2_16, v16;  // F16 copies of k, k2, v, filled by to_f16()
-  int64_t q_stride, q2_stride, k_stride, k2_stride, v_stride, o_stride;
-
-  Problem(const Case& cs, uint32_t seed) : c(cs) {
-    const int64_t n_heads = c.n_kv * c.n_q;
-    q_stride = c.dk + c.pad;
-    q2_stride = c.dk2 + c.pad;
-    k_stride = c.n_kv * c.dk + c.pad;
-    k2_stride = c.n_kv * c.dk2 + c.pad;
-    v_stride = c.n_kv * c.dv + c.pad;
-    o_stride = c.dv + c.pad;
-    q = random_normal(n_heads * q_stride, c.sigma, seed);
-    q2 = random_normal(std::max<int64_t>(1, n_heads * q2_stride), c.sigma, seed + 1);
-    k = random_normal(c.n_pos * k_stride, 1.0, seed + 2);
-    k2 = random_normal(std::max<int64_t>(1, c.n_pos * k2_stride), 1.0, seed + 3);
-    v = random_normal(c.n_pos * v_stride, 1.0, seed + 4);
-    if (c.rising) {
-      for (int64_t s = 0; s < c.n_pos; ++s) {
-        for (int64_t i = 0; i < k_stride; ++i) k[size_t(s * k_stride + i)] *= 1.0f + 0.01f * float(s);
-      }
-    }
-    o.assign(size_t(n_heads * o_stride), 12345.0f);  // padding must keep this value
-    // The scratch the contract promises, then guard floats that must stay untouched.
-    scratch.assign(size_t(attention_scratch_floats(n_heads, c.dk + c.dk2) + kGuard), kSentinel);
-  }
-
-  // Rounds k, k2 and v to F16 (the float copies keep the rounded values too, so an F32 call
-  // sees exactly what an F16 call widens) and makes args() pass the F16 rows.
-  void to_f16() {
-    const auto round = [](std::vector<float>& x, std::vector<uint16_t>& h) {
-      h.resize(x.size());
-      for (size_t i = 0; i < x.size(); ++i) {
-        h[i] = fp32_to_fp16(x[i]);
-        x[i] = fp16_to_fp32(h[i]);
-      }
-    };
-    round(k, k16);
-    round(k2, k2_16);
-    round(v, v16);
-  }
-
-  AttentionArgs args() {
-    AttentionArgs a;
-    a.n_kv = c.n_kv;
-    a.n_q = c.n_q;
-    a.n_pos = c.n_pos;
-    a.dk = c.dk;
-    a.dk2 = c.dk2;
-    a.dv = c.dv;
-    a.q = q.data();
-    a.q_stride = q_stride;
-    a.q2 = c.dk2 > 0 ? q2.data() : nullptr;
-    a.q2_stride = q2_stride;
-    a.k = k.data();
-    a.k_stride = k_stride;
-    a.k2 = c.dk2 > 0 ? k2.data() : nullptr;
-    a.k2_stride = k2_stride;
-    a.v = v.data();
-    a.v_stride = v_stride;
-    if (!k16.empty()) {
-      a.kv_type = DType::F16;
-      a.k = k16.data();
-      a.k2 = c.dk2 > 0 ? k2_16.data() : nullptr;
-      a.v = v16.data();
-    }
-    a.scale = float(1.0 / std::sqrt(double(c.dk + c.dk2)));
-    a.o = o.data();
-    a.o_stride = o_stride;
-    a.scratch = scratch.data();
-    return a;
-  }
-
-  bool scratch_guard_intact() const {
-    for (size_t i = scratch.size() - size_t(kGuard); i < scratch.size(); ++i) {
-      if (scratch[i] != kSentinel) return false;
-    }
-    return true;
-  }
-
-  double max_abs_v() const {
-    double m = 0.0;
-    for (float x : v) m = std::max(m, double(std::fabs(x)));
-    return m;
-  }
-};
-
-double max_abs_err_over(const std::vector<float>& got, const std::vector<float>& want) {
-  double worst = 0.0;
-  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(double(got[i]) - double(want[i])));
-  return worst;
-}
-
-std::string describe(const Case& c) {
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "n_kv %lld n_q %lld dk %lld dk2 %lld dv %lld n_pos %lld pad %lld sigma %g%s",
-                (long long)c.n_kv, (long long)c.n_q, (long long)c.dk, (long long)c.dk2, (long long)c.dv,
-                (long long)c.n_pos, (long long)c.pad, c.sigma, c.rising ? " rising" : "");
-  return buf;
-}
 
 // The shapes: model-like heads, vector-width tails of every dimension, padded strides, and
 // contexts from 1 to past several softmax chunks.

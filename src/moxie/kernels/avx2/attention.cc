@@ -237,7 +237,14 @@ void attention(const AttentionArgs& args) {
 }
 
 void attention_avx2(const AttentionArgs& a) {
-  if (a.kv_type == DType::F16) {
+  if (a.kv_type == DType::I8) {  // TEMPORARY until the AVX2 int8 path lands
+    static const KernelTable ref = [] {
+      KernelTable t;
+      register_attention_ref(t);
+      return t;
+    }();
+    ref.attention(a);
+  } else if (a.kv_type == DType::F16) {
     attention<uint16_t>(a);
   } else {
     attention<float>(a);

@@ -36,8 +36,10 @@
 #include <stdint.h>
 
 #include "moxie/kernels/registry.h"
+#include "moxie/kernels/avx512/attention_i8.h"
 #include "moxie/kernels/avx512/lanes.h"
 #include "moxie/kernels/avx512/exp16.h"
+#include "moxie/kernels/avx512/online_softmax.h"
 
 namespace moxie::kernels {
 namespace {
@@ -63,23 +65,6 @@ constexpr int64_t kPrefetchAheadRows = 64;
 MOXIE_ALWAYS_INLINE __m512 load_row(const float* x, __mmask16 m) { return _mm512_maskz_loadu_ps(m, x); }
 MOXIE_ALWAYS_INLINE __m512 load_row(const uint16_t* x, __mmask16 m) {
   return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x));
-}
-
-// r[4 * L + m] = sum of the lanes of a[4 * m + L]: sixteen horizontal sums in one transpose
-// (halves, then quarters, then within 128-bit lanes), about 2.5 instructions per sum.
-MOXIE_ALWAYS_INLINE __m512 sum_lanes16(const __m512* a) {
-  __m512 s[8], t[4];
-  for (int i = 0; i < 8; ++i) {  // s[i] = [8 half-sums of a[2i] | 8 of a[2i+1]]
-    s[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0x44),
-                         _mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0xEE));
-  }
-  for (int i = 0; i < 4; ++i) {  // 128-bit lane L of t[i]: 4 partial sums of a[4i + L]
-    t[i] = _mm512_add_ps(_mm512_shuffle_f32x4(s[2 * i], s[2 * i + 1], 0x88),
-                         _mm512_shuffle_f32x4(s[2 * i], s[2 * i + 1], 0xDD));
-  }
-  const __m512 u = _mm512_add_ps(_mm512_unpacklo_ps(t[0], t[1]), _mm512_unpackhi_ps(t[0], t[1]));
-  const __m512 v = _mm512_add_ps(_mm512_unpacklo_ps(t[2], t[3]), _mm512_unpackhi_ps(t[2], t[3]));
-  return _mm512_add_ps(_mm512_shuffle_ps(u, v, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(u, v, _MM_SHUFFLE(3, 2, 3, 2)));
 }
 
 // acc[4 * p + h] += q_h[0, d) * k_p[0, d) lane-wise, for the tile's 4 heads and 4 positions.
@@ -156,35 +141,6 @@ void scores_pass(const AttentionArgs& a, int64_t c0, int64_t c1, float* sc, int6
                          min64(kTile, c1 - s0));
       }
     }
-  }
-}
-
-float max_of(const float* x, int64_t n) {
-  __m512 m = _mm512_set1_ps(-__builtin_inff());
-  for (int64_t i = 0; i < n; i += kLanes) m = _mm512_max_ps(m, _mm512_mask_loadu_ps(m, tail_mask(n - i), x + i));
-  return _mm512_reduce_max_ps(m);
-}
-
-void scale_row(float* x, int64_t n, float f) {
-  const __m512 vf = _mm512_set1_ps(f);
-  for (int64_t i = 0; i < n; i += kLanes) {
-    const __mmask16 t = tail_mask(n - i);
-    _mm512_mask_storeu_ps(x + i, t, _mm512_mul_ps(_mm512_maskz_loadu_ps(t, x + i), vf));
-  }
-}
-
-// The online-softmax step for one chunk of n scores per head: the running max m[i] becomes
-// max(m[i], the chunk's max); what was summed so far (l[i] and o[i]) is rescaled by
-// e^(m_old - m_new); the chunk's scores become e^(score - m_new) and are added to l[i].
-void softmax_update(const AttentionArgs& a, float* sc, int64_t n, int64_t stride, float* m, float* l) {
-  for (int64_t i = 0; i < a.n_kv * a.n_q; ++i) {
-    float* x = sc + i * stride;
-    const float chunk_max = max_of(x, n);
-    const float m_new = m[i] > chunk_max ? m[i] : chunk_max;
-    const float rescale = _mm512_cvtss_f32(exp16(_mm512_set1_ps(m[i] - m_new)));  // 0 for the first chunk
-    if (rescale != 1.0f) scale_row(a.o + i * a.o_stride, a.dv, rescale);
-    l[i] = l[i] * rescale + exp_shifted_sum(x, n, m_new);
-    m[i] = m_new;
   }
 }
 
@@ -285,14 +241,16 @@ void attention(const AttentionArgs& args) {
   for (int64_t c0 = 0; c0 < a.n_pos; c0 += chunk) {
     const int64_t c1 = min64(a.n_pos, c0 + chunk);
     scores_pass<T>(a, c0, c1, sc, chunk);
-    softmax_update(a, sc, c1 - c0, chunk, m, l);
+    softmax_update({n_heads, sc, chunk, m, l, a.o, a.o_stride, a.dv}, c1 - c0);
     value_pass<T>(a, {sc, chunk, c0}, c1);
   }
   for (int64_t i = 0; i < n_heads; ++i) scale_row(a.o + i * a.o_stride, a.dv, 1.0f / l[i]);
 }
 
 void attention_avx512(const AttentionArgs& a) {
-  if (a.kv_type == DType::F16) {
+  if (a.kv_type == DType::I8) {
+    attention_i8_avx512(a);
+  } else if (a.kv_type == DType::F16) {
     attention<uint16_t>(a);
   } else {
     attention<float>(a);

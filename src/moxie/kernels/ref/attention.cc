@@ -1,6 +1,7 @@
 // Scalar reference of the decode attention kernel (api.h, AttentionArgs): the oracle the
 // SIMD versions are tested against. Dots, softmax and the weighted sum of V run in double,
-// head by head, straight from the definition; F16 cached rows are widened exactly.
+// head by head, straight from the definition; F16 cached rows are widened exactly, I8 rows
+// multiplied by their scales exactly (no rounding of q or of the weights).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -12,20 +13,31 @@
 namespace moxie::kernels {
 namespace {
 
-// Element i of a cached row of kv_type elements (F16 widened exactly).
-double cached(DType kv_type, const void* row, int64_t i) {
-  if (kv_type == DType::F16) return double(fp16_to_fp32(static_cast<const uint16_t*>(row)[i]));
-  return double(static_cast<const float*>(row)[i]);
+// One kv head's slice of a cached row: its elements and, for I8 rows, their scale.
+struct Slice {
+  DType type;
+  const void* x;
+  double scale = 1.0;
+};
+
+// Element i of a cached slice, exactly (F16 widened, I8 times its scale, in double).
+double cached(const Slice& r, int64_t i) {
+  if (r.type == DType::F16) return double(fp16_to_fp32(static_cast<const uint16_t*>(r.x)[i]));
+  if (r.type == DType::I8) return double(static_cast<const int8_t*>(r.x)[i]) * r.scale;
+  return double(static_cast<const float*>(r.x)[i]);
 }
 
-// The address of element i of a cached buffer of kv_type elements.
-const void* offset(DType kv_type, const void* base, int64_t i) {
-  return static_cast<const char*>(base) + row_bytes(kv_type, i);
+// Head g's slice of the cached row of position s: base + s * stride + g * width elements.
+Slice slice(DType type, const void* base, int64_t stride, int64_t g, int64_t width, int64_t s,
+            const float* scales, int64_t scale_stride) {
+  Slice r{type, static_cast<const char*>(base) + row_bytes(type, s * stride + g * width)};
+  if (type == DType::I8) r.scale = double(scales[s * scale_stride + g]);
+  return r;
 }
 
-double dot_double(const float* q, DType kv_type, const void* k, int64_t n) {
+double dot_double(const float* q, const Slice& k, int64_t n) {
   double s = 0.0;
-  for (int64_t i = 0; i < n; ++i) s += double(q[i]) * cached(kv_type, k, i);
+  for (int64_t i = 0; i < n; ++i) s += double(q[i]) * cached(k, i);
   return s;
 }
 
@@ -39,9 +51,9 @@ void attention_ref(const AttentionArgs& a) {
     const int64_t g = i / a.n_q;  // kv head
     double max = -std::numeric_limits<double>::infinity();
     for (int64_t s = 0; s < a.n_pos; ++s) {
-      double dot = dot_double(a.q + i * a.q_stride, a.kv_type, offset(a.kv_type, a.k, s * a.k_stride + g * a.dk), a.dk);
+      double dot = dot_double(a.q + i * a.q_stride, slice(a.kv_type, a.k, a.k_stride, g, a.dk, s, a.k_scale, a.k_scale_stride), a.dk);
       if (a.dk2 > 0) {
-        dot += dot_double(a.q2 + i * a.q2_stride, a.kv_type, offset(a.kv_type, a.k2, s * a.k2_stride + g * a.dk2), a.dk2);
+        dot += dot_double(a.q2 + i * a.q2_stride, slice(a.kv_type, a.k2, a.k2_stride, g, a.dk2, s, nullptr, 0), a.dk2);
       }
       p[size_t(s)] = double(a.scale) * dot;
       max = std::max(max, p[size_t(s)]);
@@ -50,8 +62,8 @@ void attention_ref(const AttentionArgs& a) {
     for (double& x : p) sum += (x = std::exp(x - max));
     std::fill(o.begin(), o.end(), 0.0);
     for (int64_t s = 0; s < a.n_pos; ++s) {
-      const void* v = offset(a.kv_type, a.v, s * a.v_stride + g * a.dv);
-      for (int64_t d = 0; d < a.dv; ++d) o[size_t(d)] += p[size_t(s)] * cached(a.kv_type, v, d);
+      const Slice v = slice(a.kv_type, a.v, a.v_stride, g, a.dv, s, a.v_scale, a.v_scale_stride);
+      for (int64_t d = 0; d < a.dv; ++d) o[size_t(d)] += p[size_t(s)] * cached(v, d);
     }
     for (int64_t d = 0; d < a.dv; ++d) out[size_t(i * a.dv + d)] = float(o[size_t(d)] / sum);
   }

@@ -11,6 +11,7 @@
 #include "moxie/model/layers/linear.h"
 #include "moxie/model/layers/rope.h"
 #include "moxie/model/weights.h"
+#include "moxie/runtime/kv_int8.h"
 
 namespace moxie {
 namespace {
@@ -27,12 +28,15 @@ Dims dims_of(const ModelConfig& c) {
   return {c.n_head, c.n_head_kv, c.head_dim_k, c.head_dim_v, c.n_head / c.n_head_kv};
 }
 
-// Writes one row of n floats into a cache row of the cache's element type.
-void store_row(const kernels::KernelTable& kt, DType type, const float* x, int64_t n, void* dst) {
+// Writes one row of n_kv head slices of width floats into a cache row of the cache's type.
+void store_row(const kernels::KernelTable& kt, DType type, const float* x, int64_t n_kv, int64_t width,
+               void* dst) {
   if (type == DType::F16) {
-    kt.to_f16(x, static_cast<uint16_t*>(dst), n);
+    kt.to_f16(x, static_cast<uint16_t*>(dst), n_kv * width);
+  } else if (type == DType::I8) {
+    quantize_kv_int8_row(x, n_kv, width, dst);
   } else {
-    std::memcpy(dst, x, size_t(n) * sizeof(float));
+    std::memcpy(dst, x, size_t(n_kv * width) * sizeof(float));
   }
 }
 
@@ -43,16 +47,17 @@ void store_kv(ForwardPass& p, int64_t il, const Dims& d, const float* k, const f
     const BatchToken& bt = p.batch.tokens[size_t(t)];
     char* k_rows = static_cast<char*>(p.kv.k_data(il, bt.seq));
     char* v_rows = static_cast<char*>(p.kv.v_data(il, bt.seq));
-    store_row(p.kt, type, k + t * d.k_row(), d.k_row(), k_rows + bt.pos * p.kv.k_row_bytes());
-    store_row(p.kt, type, v + t * d.v_row(), d.v_row(), v_rows + bt.pos * p.kv.v_row_bytes());
+    store_row(p.kt, type, k + t * d.k_row(), d.n_kv, d.dk, k_rows + bt.pos * p.kv.k_row_bytes());
+    store_row(p.kt, type, v + t * d.v_row(), d.n_kv, d.dv, v_rows + bt.pos * p.kv.v_row_bytes());
   }
 }
 
-// A sequence's cached rows of one layer: element type and bases.
+// A sequence's cached rows of one layer: element type, bases and row sizes in bytes.
 struct CachedRows {
   DType type;
   const void* k;
   const void* v;
+  int64_t k_row_bytes, v_row_bytes;
 };
 
 // The address of element i of cached rows of type elements.
@@ -79,6 +84,14 @@ void attend_kv_heads(const kernels::KernelTable& kt, const Dims& d, const float*
   a.k_stride = d.k_row();
   a.v = element(rows.type, rows.v, g0 * d.dv);
   a.v_stride = d.v_row();
+  if (rows.type == DType::I8) {  // int8 elements, then one scale per kv head (kv_int8.h)
+    a.k_stride = rows.k_row_bytes;
+    a.v_stride = rows.v_row_bytes;
+    a.k_scale = kv_int8_scales(rows.k, d.n_kv, d.dk) + g0;
+    a.v_scale = kv_int8_scales(rows.v, d.n_kv, d.dv) + g0;
+    a.k_scale_stride = rows.k_row_bytes / int64_t(sizeof(float));
+    a.v_scale_stride = rows.v_row_bytes / int64_t(sizeof(float));
+  }
   a.scale = scale;
   a.o = o + g0 * d.group * d.dv;
   a.o_stride = d.dv;
@@ -105,7 +118,8 @@ void attend_all(ForwardPass& p, int64_t il, const Dims& d, const float* q, float
          i = next.fetch_add(1, std::memory_order_relaxed)) {
       const int64_t t = p.n_tok - 1 - i / n_chunks, g0 = (i % n_chunks) * chunk;
       const BatchToken& bt = p.batch.tokens[size_t(t)];
-      const CachedRows rows{p.kv.shape().type, p.kv.k_data(il, bt.seq), p.kv.v_data(il, bt.seq)};
+      const CachedRows rows{p.kv.shape().type, p.kv.k_data(il, bt.seq), p.kv.v_data(il, bt.seq),
+                            p.kv.k_row_bytes(), p.kv.v_row_bytes()};
       attend_kv_heads(p.kt, d, q + t * d.q_row(), rows, g0, std::min(chunk, d.n_kv - g0), bt.pos + 1, scale,
                       scratch + ith * per_thread, heads + t * d.n_head * d.dv);
     }
@@ -138,7 +152,9 @@ GqaWeights load_gqa_weights(WeightLoader& w, int64_t il, const GqaFeatures& f) {
 }
 
 KvShape gqa_kv_shape(const ModelConfig& c) {
-  return {c.n_layer, c.n_head_kv * c.head_dim_k, c.n_head_kv * c.head_dim_v};
+  KvShape s{c.n_layer, c.n_head_kv * c.head_dim_k, c.n_head_kv * c.head_dim_v};
+  s.k_groups = s.v_groups = c.n_head_kv;
+  return s;
 }
 
 void attention_gqa(ForwardPass& p, int64_t il, const GqaWeights& w, const kernels::RopeCache& rope, const float* x,

@@ -1,0 +1,332 @@
+// AVX-512 VNNI decode attention over int8 cached rows (api.h AttentionArgs with kv_type I8,
+// runtime/kv_int8.h: int8 head slices, one float scale per slice).
+//
+// The F16/F32 kernel (attention.cc) is compute-bound at long contexts: 2 x n_heads x d fp32
+// multiply-adds per position take about a core's FMA peak. Here both passes multiply int8 by
+// int8 with VPDPBUSD (64 multiply-adds per instruction, four times an FMA's 16):
+//   - pass 1: each query head is rounded once per call to int8 with one scale (max |q| / 127);
+//     K bytes are made unsigned by flipping their sign bit (k + 128), and the 128 * sum(q)
+//     this adds is subtracted once per score. Score = scale * q_scale * k_scale[s] * int dot.
+//     Tiles of 4 positions x 4 heads, summed across lanes in one transpose, as attention.cc.
+//   - pass 2: the softmax weights times each position's V scale are rounded to uint8 with one
+//     scale per head per block of 64 positions (block max / 255), and V rows are interleaved
+//     in 4-position groups (for each dim, the 4 positions' bytes side by side: VPDPBUSD's
+//     4-term dot) into an L1 buffer that every head tile then reads. The interleave is two
+//     rounds of in-lane unpacks, so o's dims come out permuted within each 64-dim chunk; o is
+//     accumulated in that order in scratch and put back in order once, at the end.
+// Rounding q and the weights is what makes this kernel only as exact as the int8 cache
+// itself (kernels/attention_test measures it against the exact reference).
+// Chunks of kAttentionChunk positions with an online softmax between them, row touches and
+// prefetches ahead of each pass, and clamped tile indices are as in attention.cc.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#include <stdint.h>
+
+#include <vector>
+
+#include "moxie/kernels/avx512/attention_i8.h"
+#include "moxie/kernels/avx512/exp16.h"
+#include "moxie/kernels/avx512/lanes.h"
+#include "moxie/kernels/avx512/online_softmax.h"
+#include "moxie/kernels/registry.h"
+
+namespace moxie::kernels {
+namespace {
+
+#define MOXIE_ALWAYS_INLINE __attribute__((always_inline)) inline
+
+constexpr int64_t kLanes = 16;
+constexpr int64_t kTile = 4;     // heads per tile (both passes), positions per pass-1 tile
+constexpr int64_t kBytes = 64;   // int8 per register
+constexpr int64_t kBlock = 64;   // pass 2: positions per weight scale and per interleaved V block
+constexpr int64_t kTouchAheadRows = 16;
+constexpr int64_t kPrefetchAheadRows = 64;
+
+int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+__mmask64 byte_mask(int64_t count) {
+  return count >= 64 ? ~__mmask64(0) : count <= 0 ? __mmask64(0) : (__mmask64(1) << count) - 1;
+}
+
+// The call's working memory, per thread (grown once, then reused): int8 queries, per-head
+// constants, scores, weights, the interleaved V block and o in permuted order.
+struct Work {
+  int64_t n_heads, chunk, dkp, dvp;  // dkp, dvp: dk, dv rounded up to 64
+  int8_t* q8;          // [n_heads][dkp], zero-padded
+  int32_t* q_bias;     // [n_heads / 4 tiles][16]: 128 * sum(q8) of the tile's head, per lane
+  float* q_scale;      // [n_heads / 4 tiles][16]: scale * q's int8 scale, per lane
+  float* sc;           // [n_heads][chunk] scores, then e^(score - max)
+  float *m, *l;        // [n_heads] running max and sum
+  uint8_t* w8;         // [kTile][kBlock] one head tile's rounded weights of one block
+  float* w_scale;      // [kTile]
+  float* v_scale;      // [kBlock] one kv head's V scales of one block
+  int8_t* vq;          // [kBlock / 4][dvp / 64][4][64] interleaved V block
+  float* o;            // [n_heads][dvp] permuted
+};
+
+// Carves Work out of a thread-local arena of 64-byte aligned pieces.
+Work make_work(const AttentionArgs& a) {
+  static thread_local std::vector<char> arena;
+  Work w;
+  w.n_heads = a.n_kv * a.n_q;
+  w.chunk = min64(kAttentionChunk, a.n_pos);
+  w.dkp = round_up(a.dk, kBytes);
+  w.dvp = round_up(a.dv, kBytes);
+  const int64_t n_tiles = a.n_kv * round_up(a.n_q, kTile) / kTile;
+  const int64_t sizes[] = {w.n_heads * w.dkp, n_tiles * 64, n_tiles * 64, w.n_heads * w.chunk * 4,
+                           w.n_heads * 4,     w.n_heads * 4, kTile * kBlock, kTile * 4,
+                           kBlock * 4,        kBlock * w.dvp, w.n_heads * w.dvp * 4};
+  int64_t total = 64;
+  for (int64_t s : sizes) total += round_up(s, 64);
+  if (int64_t(arena.size()) < total) arena.resize(size_t(total));
+  char* p = arena.data() + (64 - reinterpret_cast<uintptr_t>(arena.data()) % 64) % 64;
+  void* piece[11];
+  for (int i = 0; i < 11; ++i) {
+    piece[i] = p;
+    p += round_up(sizes[i], 64);
+  }
+  w.q8 = static_cast<int8_t*>(piece[0]);
+  w.q_bias = static_cast<int32_t*>(piece[1]);
+  w.q_scale = static_cast<float*>(piece[2]);
+  w.sc = static_cast<float*>(piece[3]);
+  w.m = static_cast<float*>(piece[4]);
+  w.l = static_cast<float*>(piece[5]);
+  w.w8 = static_cast<uint8_t*>(piece[6]);
+  w.w_scale = static_cast<float*>(piece[7]);
+  w.v_scale = static_cast<float*>(piece[8]);
+  w.vq = static_cast<int8_t*>(piece[9]);
+  w.o = static_cast<float*>(piece[10]);
+  return w;
+}
+
+// Rounds head i's query to int8 (one scale, max |q| / 127) into w.q8; returns the scale and
+// the sum of the int8 values.
+float quantize_query(const AttentionArgs& a, const Work& w, int64_t i, int32_t* sum) {
+  const float* x = a.q + i * a.q_stride;
+  __m512 mx = _mm512_setzero_ps();
+  for (int64_t d = 0; d < a.dk; d += kLanes) {
+    mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps(tail_mask(a.dk - d), x + d)));
+  }
+  const float max_abs = _mm512_reduce_max_ps(mx);
+  const __m512 inv = _mm512_set1_ps(max_abs > 0.0f ? 127.0f / max_abs : 0.0f);
+  int8_t* q8 = w.q8 + i * w.dkp;
+  __m512i total = _mm512_setzero_si512();
+  for (int64_t d = 0; d < w.dkp; d += kLanes) {
+    const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(tail_mask(a.dk - d), x + d), inv);
+    const __m512i r = _mm512_cvtps_epi32(v);  // round to nearest even
+    total = _mm512_add_epi32(total, r);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q8 + d), _mm512_cvtsepi32_epi8(r));
+  }
+  *sum = _mm512_reduce_add_epi32(total);
+  return max_abs / 127.0f;
+}
+
+// Queries to int8, and per head tile the lane vectors pass 1 applies to its sums (lane 4h + p:
+// head h of the tile), with clamped heads repeating the tile's last valid one.
+void prepare_queries(const AttentionArgs& a, const Work& w) {
+  std::vector<float> scale(size_t(w.n_heads));
+  std::vector<int32_t> sum(size_t(w.n_heads));
+  for (int64_t i = 0; i < w.n_heads; ++i) scale[size_t(i)] = quantize_query(a, w, i, &sum[size_t(i)]) * a.scale;
+  int64_t tile = 0;
+  for (int64_t g = 0; g < a.n_kv; ++g) {
+    for (int64_t h0 = 0; h0 < a.n_q; h0 += kTile, ++tile) {
+      for (int64_t lane = 0; lane < kLanes; ++lane) {
+        const size_t i = size_t(g * a.n_q + min64(h0 + lane / 4, a.n_q - 1));
+        w.q_bias[tile * kLanes + lane] = 128 * sum[i];
+        w.q_scale[tile * kLanes + lane] = scale[i];
+      }
+    }
+  }
+}
+
+// Scores of a tile's 4 heads at 4 positions (lane 4h + p), before the per-lane constants:
+// sum over d of (k_p[d] + 128) * q8_h[d].
+MOXIE_ALWAYS_INLINE __m512i dot_tile(const int8_t* const* q, const uint8_t* const* k, int64_t dk) {
+  const __m512i flip = _mm512_set1_epi8(char(0x80));
+  __m512i acc[kTile * kTile];
+  for (__m512i& x : acc) x = _mm512_setzero_si512();
+  for (int64_t d = 0; d < dk; d += kBytes) {
+    const __mmask64 m = byte_mask(dk - d);
+    __m512i kv[kTile];
+    for (int p = 0; p < kTile; ++p) kv[p] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, k[p] + d), flip);
+    for (int h = 0; h < kTile; ++h) {
+      const __m512i qv = _mm512_load_si512(q[h] + d);
+      for (int p = 0; p < kTile; ++p) acc[4 * p + h] = _mm512_dpbusd_epi32(acc[4 * p + h], kv[p], qv);
+    }
+  }
+  return sum_lanes16(acc);
+}
+
+// Writes a tile's scores (lane 4h + p) for the n_h valid heads and n_p valid positions.
+MOXIE_ALWAYS_INLINE void store_scores(__m512 sums, float* out, int64_t stride, int64_t n_h, int64_t n_p) {
+  alignas(64) float r[kLanes];
+  _mm512_store_ps(r, sums);
+  for (int64_t h = 0; h < n_h; ++h) {
+    for (int64_t p = 0; p < n_p; ++p) out[h * stride + p] = r[4 * h + p];
+  }
+}
+
+// Pass 1 over positions [c0, c1): w.sc[i][s - c0] = scale * q[i] . k_g[s] (int8 rounded).
+void scores_pass(const AttentionArgs& a, const Work& w, int64_t c0, int64_t c1) {
+  const auto* K = static_cast<const uint8_t*>(a.k);
+  // Each row's slices and its scales (after the slices, runtime/kv_int8.h) are touched.
+  const int64_t touch_bytes = reinterpret_cast<const char*>(a.k_scale + a.n_kv) - static_cast<const char*>(a.k);
+  for (int64_t s0 = c0; s0 < c1; s0 += kTile) {
+    touch_rows(K, a.k_stride, s0 + kTouchAheadRows, min64(s0 + kTouchAheadRows + kTile, a.n_pos), touch_bytes);
+    prefetch_rows(K, a.k_stride, s0 + kPrefetchAheadRows, min64(s0 + kPrefetchAheadRows + kTile, a.n_pos),
+                  touch_bytes);
+    int64_t s[kTile];
+    for (int p = 0; p < kTile; ++p) s[p] = min64(s0 + p, c1 - 1);
+    for (int64_t g = 0; g < a.n_kv; ++g) {
+      const uint8_t* k[kTile];
+      for (int p = 0; p < kTile; ++p) k[p] = K + s[p] * a.k_stride + g * a.dk;
+      const __m512 k_scale = _mm512_broadcast_f32x4(
+          _mm_setr_ps(a.k_scale[s[0] * a.k_scale_stride + g], a.k_scale[s[1] * a.k_scale_stride + g],
+                      a.k_scale[s[2] * a.k_scale_stride + g], a.k_scale[s[3] * a.k_scale_stride + g]));
+      for (int64_t h0 = 0; h0 < a.n_q; h0 += kTile) {
+        const int64_t tile = g * (round_up(a.n_q, kTile) / kTile) + h0 / kTile;
+        const int8_t* q[kTile];
+        for (int h = 0; h < kTile; ++h) q[h] = w.q8 + (g * a.n_q + min64(h0 + h, a.n_q - 1)) * w.dkp;
+        const __m512i dots = _mm512_sub_epi32(dot_tile(q, k, a.dk), _mm512_load_si512(w.q_bias + tile * kLanes));
+        const __m512 sums =
+            _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(dots), _mm512_load_ps(w.q_scale + tile * kLanes)), k_scale);
+        store_scores(sums, w.sc + (g * a.n_q + h0) * w.chunk + (s0 - c0), w.chunk, min64(kTile, a.n_q - h0),
+                     min64(kTile, c1 - s0));
+      }
+    }
+  }
+}
+
+// Interleaves kv head g's V slices of positions [b0, b0 + 4 * n_quads) (clamped to b1 - 1)
+// into w.vq: for quad j and 64-dim chunk c, four registers whose 32-bit lane k holds the 4
+// positions' bytes of dim c * 64 + 16 * (k / 4) + 4 * r + k % 4 for register r (the order two
+// rounds of in-lane unpacks leave them in). Dims past dv are 0.
+void interleave_values(const AttentionArgs& a, const Work& w, int64_t g, int64_t b0, int64_t b1) {
+  const auto* V = static_cast<const int8_t*>(a.v) + g * a.dv;
+  const int64_t n_chunks = w.dvp / kBytes;
+  for (int64_t j = 0; b0 + 4 * j < b1; ++j) {
+    const int8_t* row[4];
+    for (int p = 0; p < 4; ++p) row[p] = V + min64(b0 + 4 * j + p, b1 - 1) * a.v_stride;
+    for (int64_t c = 0; c < n_chunks; ++c) {
+      const __mmask64 m = byte_mask(a.dv - c * kBytes);
+      const __m512i r0 = _mm512_maskz_loadu_epi8(m, row[0] + c * kBytes);
+      const __m512i r1 = _mm512_maskz_loadu_epi8(m, row[1] + c * kBytes);
+      const __m512i r2 = _mm512_maskz_loadu_epi8(m, row[2] + c * kBytes);
+      const __m512i r3 = _mm512_maskz_loadu_epi8(m, row[3] + c * kBytes);
+      const __m512i lo01 = _mm512_unpacklo_epi8(r0, r1), hi01 = _mm512_unpackhi_epi8(r0, r1);
+      const __m512i lo23 = _mm512_unpacklo_epi8(r2, r3), hi23 = _mm512_unpackhi_epi8(r2, r3);
+      __m512i* out = reinterpret_cast<__m512i*>(w.vq + (j * n_chunks + c) * 4 * kBytes);
+      _mm512_store_si512(out + 0, _mm512_unpacklo_epi16(lo01, lo23));
+      _mm512_store_si512(out + 1, _mm512_unpackhi_epi16(lo01, lo23));
+      _mm512_store_si512(out + 2, _mm512_unpacklo_epi16(hi01, hi23));
+      _mm512_store_si512(out + 3, _mm512_unpackhi_epi16(hi01, hi23));
+    }
+  }
+}
+
+// Rounds head i's weights e[s] * v_scale[s] over the block's n positions to uint8 (scale: the
+// block's max / 255) into row, zero past n up to kBlock; returns the scale.
+float quantize_weights(const float* e, const float* v_scale, int64_t n, uint8_t* row) {
+  __m512 x[kBlock / kLanes];
+  __m512 mx = _mm512_setzero_ps();
+  for (int64_t c = 0; c < kBlock / kLanes; ++c) {
+    const __mmask16 t = tail_mask(n - c * kLanes);
+    x[c] = _mm512_mul_ps(_mm512_maskz_loadu_ps(t, e + c * kLanes), _mm512_maskz_loadu_ps(t, v_scale + c * kLanes));
+    mx = _mm512_max_ps(mx, x[c]);
+  }
+  const float max = _mm512_reduce_max_ps(mx);
+  const __m512 inv = _mm512_set1_ps(max > 0.0f ? 255.0f / max : 0.0f);
+  for (int64_t c = 0; c < kBlock / kLanes; ++c) {
+    const __m512i r = _mm512_cvtps_epi32(_mm512_mul_ps(x[c], inv));
+    _mm_store_si128(reinterpret_cast<__m128i*>(row + c * kLanes), _mm512_cvtusepi32_epi8(r));
+  }
+  return max / 255.0f;
+}
+
+// For kv head g's query heads [h0, h0 + 4) (clamped; heads past n_q go to a sink) and the
+// 64-dim chunk c: o[i] (permuted) += w_scale[h] * sum over the block's quads of w8[h] . vq.
+void value_tile(const AttentionArgs& a, const Work& w, int64_t g, int64_t h0, int64_t c, int64_t n_quads) {
+  alignas(64) float sink[kBytes] = {};
+  float* oh[kTile];
+  for (int h = 0; h < kTile; ++h) oh[h] = h0 + h < a.n_q ? w.o + (g * a.n_q + h0 + h) * w.dvp + c * kBytes : sink;
+  __m512i acc[kTile][4];
+  for (auto& row : acc) {
+    for (__m512i& x : row) x = _mm512_setzero_si512();
+  }
+  const int64_t n_chunks = w.dvp / kBytes;
+  for (int64_t j = 0; j < n_quads; ++j) {
+    const __m512i* vq = reinterpret_cast<const __m512i*>(w.vq + (j * n_chunks + c) * 4 * kBytes);
+    for (int h = 0; h < kTile; ++h) {
+      int32_t quad;
+      __builtin_memcpy(&quad, w.w8 + h * kBlock + 4 * j, 4);
+      const __m512i wq = _mm512_set1_epi32(quad);
+      for (int r = 0; r < 4; ++r) acc[h][r] = _mm512_dpbusd_epi32(acc[h][r], wq, _mm512_load_si512(vq + r));
+    }
+  }
+  for (int h = 0; h < kTile; ++h) {
+    const __m512 scale = _mm512_set1_ps(w.w_scale[h]);
+    for (int r = 0; r < 4; ++r) {
+      float* o = oh[h] + r * kLanes;
+      _mm512_store_ps(o, _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[h][r]), scale, _mm512_load_ps(o)));
+    }
+  }
+}
+
+// Pass 2 over positions [c0, c1): o[i] += sum_s e[i][s] v_g[s], a block of kBlock positions
+// at a time: per kv head, its V slices interleaved once, then every head tile's weights
+// rounded and multiplied in.
+void value_pass(const AttentionArgs& a, const Work& w, int64_t c0, int64_t c1) {
+  const int64_t touch_bytes = reinterpret_cast<const char*>(a.v_scale + a.n_kv) - static_cast<const char*>(a.v);
+  for (int64_t b0 = c0; b0 < c1; b0 += kBlock) {
+    const int64_t b1 = min64(c1, b0 + kBlock), n = b1 - b0, n_quads = (n + 3) / 4;
+    touch_rows(a.v, a.v_stride, b1, min64(b1 + kBlock, a.n_pos), touch_bytes);
+    prefetch_rows(a.v, a.v_stride, b1 + kBlock, min64(b1 + 2 * kBlock, a.n_pos), touch_bytes);
+    for (int64_t g = 0; g < a.n_kv; ++g) {
+      for (int64_t s = b0; s < b1; ++s) w.v_scale[s - b0] = a.v_scale[s * a.v_scale_stride + g];
+      interleave_values(a, w, g, b0, b1);
+      for (int64_t h0 = 0; h0 < a.n_q; h0 += kTile) {
+        for (int h = 0; h < kTile; ++h) {
+          const float* e = w.sc + (g * a.n_q + min64(h0 + h, a.n_q - 1)) * w.chunk + (b0 - c0);
+          w.w_scale[h] = quantize_weights(e, w.v_scale, n, w.w8 + h * kBlock);
+        }
+        for (int64_t c = 0; c < w.dvp / kBytes; ++c) value_tile(a, w, g, h0, c, n_quads);
+      }
+    }
+  }
+}
+
+// o[i][d] = o_perm[i][the slot dim d went to in interleave_values] / l[i].
+void write_output(const AttentionArgs& a, const Work& w) {
+  for (int64_t i = 0; i < w.n_heads; ++i) {
+    const float* src = w.o + i * w.dvp;
+    float* dst = a.o + i * a.o_stride;
+    const float inv = 1.0f / w.l[i];
+    for (int64_t d = 0; d < a.dv; ++d) {
+      const int64_t c = d / kBytes, k16 = d % kBytes / 16, r = d % 16 / 4, lane = 4 * k16 + d % 4;
+      dst[d] = src[c * kBytes + r * kLanes + lane] * inv;
+    }
+  }
+}
+
+}  // namespace
+
+void attention_i8_avx512(const AttentionArgs& a) {
+  const Work w = make_work(a);
+  prepare_queries(a, w);
+  for (int64_t i = 0; i < w.n_heads; ++i) {
+    w.m[i] = -__builtin_inff();
+    w.l[i] = 0.0f;
+  }
+  for (int64_t i = 0; i < w.n_heads * w.dvp; i += kLanes) _mm512_store_ps(w.o + i, _mm512_setzero_ps());
+  for (int64_t c0 = 0; c0 < a.n_pos; c0 += w.chunk) {
+    const int64_t c1 = min64(a.n_pos, c0 + w.chunk);
+    scores_pass(a, w, c0, c1);
+    softmax_update({w.n_heads, w.sc, w.chunk, w.m, w.l, w.o, w.dvp, w.dvp}, c1 - c0);
+    value_pass(a, w, c0, c1);
+  }
+  write_output(a, w);
+}
+
+}  // namespace moxie::kernels
