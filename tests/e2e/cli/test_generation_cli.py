@@ -174,6 +174,10 @@ class RunTest(unittest.TestCase):
                      ["run", "-m", path, "-p", "x", "--cache-type", "q4"]):
             p = moxie(*args, check=False)
             self.assertGreater(p.returncode, 0)
+        # An unknown cache type names the accepted ones, q8 among them.
+        err = moxie("bench", "-m", path, "--cache-type", "q8_0", check=False).stderr.decode(errors="replace")
+        for name in ("q8_0", "f16", "f32", "q8"):
+            self.assertIn(name, err)
         # A bad MLA form override is an error naming the variable, not a silent default.
         env = dict(os.environ, MOXIE_MLA_FORM="absorbd")
         p = subprocess.run([MOXIE, "run", "-m", Models.get("deepseek2"), "-p", "x", "-n", "1"], env=env,
@@ -181,17 +185,35 @@ class RunTest(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"MOXIE_MLA_FORM=absorbd", p.stderr)
 
-    def test_f32_and_f16_caches_agree_with_the_numpy_reference(self):
+    def test_f32_f16_and_q8_caches_agree_with_the_numpy_reference(self):
         path = Models.get("qwen3")
-        for cache in ("f32", "f16"):
+        # f16 rounds cached K and V (relative 2^-11): logprobs within 1e-3 (measured up to
+        # 5.4e-4 over the top-5 of every tiny GQA model). q8 keeps int8 with one scale per head
+        # (an error of up to 1/254 of a head's largest element): measured up to 1.1e-2 on qwen3
+        # (2.1e-2 over the top-5 of every tiny GQA model), so 4e-2.
+        delta = {"f32": 1e-3, "f16": 1e-3, "q8": 4e-2}
+        logprobs = {}
+        for cache in ("f32", "f16", "q8"):
             with self.subTest(cache=cache):
                 out = json.loads(moxie("run", "-m", path, "-p", "The model reads", "-n", "4", "--temp", "0",
                                        "--ignore-eos", "--json", "-t", "1", "--cache-type", cache).stdout)
                 logits = load_from_gguf(path).forward(out["prompt_tokens"] + out["tokens"][:-1])
                 for i, entry in enumerate(out["logprobs"]):
                     ref = log_softmax(logits[len(out["prompt_tokens"]) - 1 + i])
-                    # f16 rounds cached K and V (relative 2^-11): logprobs stay within 1e-3
-                    self.assertAlmostEqual(entry["logprob"], ref[out["tokens"][i]], delta=1e-3)
+                    self.assertLess(ref.max() - ref[out["tokens"][i]], delta[cache], f"step {i}: not the argmax")
+                    self.assertAlmostEqual(entry["logprob"], ref[out["tokens"][i]], delta=delta[cache])
+                    for alt in entry["top_logprobs"]:
+                        self.assertAlmostEqual(alt["logprob"], ref[alt["token"]], delta=delta[cache])
+                logprobs[cache] = [t["logprob"] for e in out["logprobs"] for t in e["top_logprobs"]]
+        # q8 really is another cache than f32 (its logprobs moved by about 1e-2, f16's by 1e-4).
+        self.assertEqual(len(logprobs["q8"]), len(logprobs["f32"]))
+        self.assertGreater(max(abs(a - b) for a, b in zip(logprobs["q8"], logprobs["f32"])), 1e-3)
+        # DeepSeek (MLA) keeps its f32 latent cache whatever is asked: the same answer as f32.
+        mla = Models.get("deepseek2")
+        args = ["run", "-m", mla, "-p", "The model reads", "-n", "4", "--temp", "0", "--ignore-eos", "--json",
+                "-t", "1", "--cache-type"]
+        self.assertEqual(json.loads(moxie(*args, "q8").stdout)["logprobs"],
+                         json.loads(moxie(*args, "f32").stdout)["logprobs"])
 
 
 class BenchTest(unittest.TestCase):
@@ -211,9 +233,17 @@ class BenchTest(unittest.TestCase):
         f32 = json.loads(moxie("bench", "-m", path, "-p", "0", "-n", "2", "-r", "1", "--cache-type", "f32", "-o",
                                "json").stdout)
         self.assertEqual(f32[0]["type_k"], "f32")
+        q8 = json.loads(moxie("bench", "-m", path, "-p", "8", "-n", "2", "-r", "1", "--cache-type", "q8", "-o",
+                              "json").stdout)
+        self.assertEqual([(r["test"], r["type_k"], r["type_v"]) for r in q8],
+                         [("pp8", "q8", "q8"), ("tg2", "q8", "q8")])
+        self.assertTrue(all(r["avg_ts"] > 0 for r in q8))
         mla = json.loads(moxie("bench", "-m", Models.get("deepseek2"), "-p", "0", "-n", "2", "-r", "1", "-o",
                                "json").stdout)
         self.assertEqual(mla[0]["type_k"], "f32")  # MLA latents stay f32 whatever is asked
+        mla = json.loads(moxie("bench", "-m", Models.get("deepseek2"), "-p", "0", "-n", "2", "-r", "1",
+                               "--cache-type", "q8", "-o", "json").stdout)
+        self.assertEqual((mla[0]["type_k"], mla[0]["type_v"]), ("f32", "f32"))
         md = moxie("bench", "-m", path, "-p", "8", "-n", "2", "-r", "1").stdout.decode().splitlines()
         self.assertEqual([c.strip() for c in md[0].strip("|").split("|")],
                          ["model", "size", "params", "backend", "threads", "test", "t/s"])

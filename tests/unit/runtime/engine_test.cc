@@ -1,12 +1,14 @@
 // Engine on a synthetic tiny qwen3moe: batched greedy output equals a plain one-sequence
 // forward loop (the oracle), the prefix cache gives the same tokens with cached_tokens
-// reported, and queue limits, cancellation and stop tokens behave.
+// reported (F32, F16 and q8 caches), and queue limits, cancellation and stop tokens behave.
 #include "moxie/runtime/engine.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <memory>
 
 #include "unit/model/model_test_util.h"
@@ -161,6 +163,112 @@ TEST(Engine, F16CacheWithPrefixReuseEqualsTheF16Loop) {
   Outcome b = collect(*engine.submit(greedy_job(second, 8)));
   EXPECT_EQ(b.final.record.cached_tokens, 30);
   EXPECT_EQ(b.tokens, greedy_reference(*f.model, second, 8, DType::F16));
+}
+
+// The oracle's tokens and their logprobs (log-softmax in double of the logits it chose from).
+struct Greedy {
+  std::vector<int32_t> tokens;
+  std::vector<double> logprobs;
+};
+
+Greedy greedy_reference_logprobs(const Model& m, const std::vector<int32_t>& prompt, int64_t n, DType kv_type) {
+  ThreadPool pool(1);
+  ForwardContext ctx(pool);
+  KvCache kv = m.make_kv_cache(1, 256, kv_type);
+  std::vector<float> logits(size_t(m.config().n_vocab), 0.0f);
+  Batch b;
+  b.add_sequence(prompt, 0, 0, false);
+  Greedy g;
+  for (int64_t i = 0; i < n; ++i) {
+    m.forward(b, kv, ctx, logits.data());
+    const auto top = std::max_element(logits.begin(), logits.end());
+    double z = 0;
+    for (float l : logits) z += std::exp(double(l) - double(*top));
+    g.tokens.push_back(int32_t(top - logits.begin()));
+    g.logprobs.push_back(-std::log(z));  // the chosen token is the top one
+    b.clear();
+    b.add(g.tokens.back(), 0, kv.length(0), true);
+  }
+  return g;
+}
+
+// Tokens and logprobs of one greedy job (engine side).
+struct Answer {
+  std::vector<int32_t> tokens;
+  std::vector<double> logprobs;
+  int64_t cached_tokens = 0;
+};
+
+Answer run_greedy(Engine& engine, std::vector<int32_t> prompt, int64_t n) {
+  auto stream = engine.submit(greedy_job(std::move(prompt), n));
+  Answer a;
+  if (!stream) {
+    ADD_FAILURE() << "the engine refused the job";
+    return a;
+  }
+  StreamEvent ev;
+  while (stream->pop(&ev, std::chrono::seconds(60))) {
+    for (const auto& t : ev.tokens) {
+      a.tokens.push_back(t.token);
+      a.logprobs.push_back(t.logprob);
+    }
+    if (ev.final) {
+      a.cached_tokens = ev.record.cached_tokens;
+      return a;
+    }
+  }
+  ADD_FAILURE() << "no final event within 60 s";
+  return a;
+}
+
+void expect_answer(const Answer& got, const Greedy& want, const std::string& what) {
+  EXPECT_EQ(got.tokens, want.tokens) << what;
+  ASSERT_EQ(got.logprobs.size(), want.logprobs.size()) << what;
+  double worst = 0;
+  for (size_t i = 0; i < got.logprobs.size(); ++i) {
+    worst = std::max(worst, std::fabs(got.logprobs[i] - want.logprobs[i]));
+  }
+  std::printf("  %s: logprobs max |diff| %.3g vs the one-sequence loop\n", what.c_str(), worst);
+  // The same cached rows give the same logits; only the engine's float log-softmax differs.
+  EXPECT_LE(worst, 1e-5) << what;
+}
+
+// A prefix saved as bytes and restored into a slot that another prompt has overwritten since
+// gives the tokens and logprobs of a plain loop over a cache of the same type. With one slot
+// the unrelated prompt in between fills slot 0, so a restore that dropped or misplaced rows
+// (or a q8 row's per-head scales) would leave that prompt's rows or scales to be read; with
+// the slot untouched since the first request (as in the tests above) a restore that copied
+// nothing at all would still pass. Checked by breaking Loop::unpack: copying nothing, and
+// copying a q8 row's int8 elements but not its scales, move the second answer's logprobs by
+// 0.9 and 0.7.
+TEST(Engine, PrefixRestoredIntoAReusedSlotEqualsTheLoopForEveryCacheType) {
+  Fixture& f = fixture();
+  const int64_t n_vocab = f.model->config().n_vocab;
+  for (const DType type : {DType::F32, DType::F16, DType::I8}) {
+    const std::string name = kv_type_name(type);
+    EngineOptions o = small_options(1);
+    o.prefix_cache_bytes = 64 << 20;
+    o.kv_type = type;
+    Engine engine(*f.model, *f.tok, o);
+    const auto system = test::prompt_tokens(30, n_vocab, 78);
+    auto first = system;
+    first.push_back(5);
+    const Answer a = run_greedy(engine, first, 4);
+    EXPECT_EQ(a.cached_tokens, 0) << name;
+    expect_answer(a, greedy_reference_logprobs(*f.model, first, 4, type), name + " first");
+    const auto other = test::prompt_tokens(40, n_vocab, 1234);  // slot 0 now holds these rows
+    expect_answer(run_greedy(engine, other, 2), greedy_reference_logprobs(*f.model, other, 2, type),
+                  name + " other");
+    auto second = system;
+    second.push_back(9);
+    const Answer b = run_greedy(engine, second, 8);
+    EXPECT_EQ(b.cached_tokens, 30) << name;  // restored from the first prompt's entry
+    const Greedy want = greedy_reference_logprobs(*f.model, second, 8, type);
+    expect_answer(b, want, name + " second");
+    if (type != DType::F32) {  // the comparison above sees the cache's rounding
+      EXPECT_NE(want.logprobs, greedy_reference_logprobs(*f.model, second, 8, DType::F32).logprobs) << name;
+    }
+  }
 }
 
 TEST(Engine, RejectsWhatCannotRun) {
