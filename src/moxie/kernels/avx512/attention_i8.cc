@@ -7,7 +7,10 @@
 //   - pass 1: each query head is rounded once per call to int8 with one scale (max |q| / 127);
 //     K bytes are made unsigned by flipping their sign bit (k + 128), and the 128 * sum(q)
 //     this adds is subtracted once per score. Score = scale * q_scale * k_scale[s] * int dot.
-//     Tiles of 4 positions x 4 heads, summed across lanes in one transpose, as attention.cc.
+//     4 positions' K slices are transposed in 128-bit blocks so that one register holds 16
+//     dims of each position in its own lane; a 16-dim step of q broadcast to all four lanes
+//     then dots all 4 positions at once, and only 4 partial sums per lane remain to add
+//     (instead of 16 for a row-major dot). Tiles: 8 positions x up to 8 heads of a kv head.
 //   - pass 2: the softmax weights times each position's V scale are rounded to uint8 with one
 //     scale per head per block of 64 positions (block max / 255), and V rows are interleaved
 //     in 4-position groups (for each dim, the 4 positions' bytes side by side: VPDPBUSD's
@@ -15,7 +18,7 @@
 //     rounds of in-lane unpacks, so o's dims come out permuted within each 64-dim chunk; o is
 //     accumulated in that order in scratch and put back in order once, at the end.
 // Rounding q and the weights is what makes this kernel only as exact as the int8 cache
-// itself (kernels/attention_test measures it against the exact reference).
+// itself (kernels/attention_i8_test measures it against the exact reference).
 // Chunks of kAttentionChunk positions with an online softmax between them, row touches and
 // prefetches ahead of each pass, and clamped tile indices are as in attention.cc.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -37,7 +40,7 @@ namespace {
 #define MOXIE_ALWAYS_INLINE __attribute__((always_inline)) inline
 
 constexpr int64_t kLanes = 16;
-constexpr int64_t kTile = 4;     // heads per tile (both passes), positions per pass-1 tile
+constexpr int64_t kTile = 4;     // heads per pass-2 tile, positions per group of pass-1 tiles
 constexpr int64_t kBytes = 64;   // int8 per register
 constexpr int64_t kBlock = 64;   // pass 2: positions per weight scale and per interleaved V block
 constexpr int64_t kTouchAheadRows = 16;
@@ -45,6 +48,15 @@ constexpr int64_t kPrefetchAheadRows = 64;
 
 int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// acc += VPDPBUSD(u8, s8): for each 32-bit lane, the sum of 4 byte products. Written as asm
+// with acc read and written in one register: with the intrinsic, GCC 12 copied every
+// accumulator to a new register (and spilled some) on each loop iteration. Both inputs are
+// registers, so an operand used twice is loaded once.
+MOXIE_ALWAYS_INLINE __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8) {
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
+  return acc;
+}
 
 __mmask64 byte_mask(int64_t count) {
   return count >= 64 ? ~__mmask64(0) : count <= 0 ? __mmask64(0) : (__mmask64(1) << count) - 1;
@@ -54,9 +66,9 @@ __mmask64 byte_mask(int64_t count) {
 // constants, scores, weights, the interleaved V block and o in permuted order.
 struct Work {
   int64_t n_heads, chunk, dkp, dvp;  // dkp, dvp: dk, dv rounded up to 64
-  int8_t* q8;          // [n_heads][dkp], zero-padded
-  int32_t* q_bias;     // [n_heads / 4 tiles][16]: 128 * sum(q8) of the tile's head, per lane
-  float* q_scale;      // [n_heads / 4 tiles][16]: scale * q's int8 scale, per lane
+  int8_t* q_bc;        // [n_heads][dkp / 16][64]: int8 q[16 t, + 16) in all four 128-bit lanes
+  int32_t* q_bias;     // [n_heads + 8]: 128 * sum of head i's int8 q (0 past the last head)
+  float* q_scale;      // [n_heads + 8]: scale * head i's q scale
   float* sc;           // [n_heads][chunk] scores, then e^(score - max)
   float *m, *l;        // [n_heads] running max and sum
   uint8_t* w8;         // [kTile][kBlock] one head tile's rounded weights of one block
@@ -74,8 +86,7 @@ Work make_work(const AttentionArgs& a) {
   w.chunk = min64(kAttentionChunk, a.n_pos);
   w.dkp = round_up(a.dk, kBytes);
   w.dvp = round_up(a.dv, kBytes);
-  const int64_t n_tiles = a.n_kv * round_up(a.n_q, kTile) / kTile;
-  const int64_t sizes[] = {w.n_heads * w.dkp, n_tiles * 64, n_tiles * 64, w.n_heads * w.chunk * 4,
+  const int64_t sizes[] = {w.n_heads * w.dkp * 4, (w.n_heads + 8) * 4, (w.n_heads + 8) * 4, w.n_heads * w.chunk * 4,
                            w.n_heads * 4,     w.n_heads * 4, kTile * kBlock, kTile * 4,
                            kBlock * 4,        kBlock * w.dvp, w.n_heads * w.dvp * 4};
   int64_t total = 64;
@@ -87,7 +98,7 @@ Work make_work(const AttentionArgs& a) {
     piece[i] = p;
     p += round_up(sizes[i], 64);
   }
-  w.q8 = static_cast<int8_t*>(piece[0]);
+  w.q_bc = static_cast<int8_t*>(piece[0]);
   w.q_bias = static_cast<int32_t*>(piece[1]);
   w.q_scale = static_cast<float*>(piece[2]);
   w.sc = static_cast<float*>(piece[3]);
@@ -101,9 +112,9 @@ Work make_work(const AttentionArgs& a) {
   return w;
 }
 
-// Rounds head i's query to int8 (one scale, max |q| / 127) into w.q8; returns the scale and
-// the sum of the int8 values.
-float quantize_query(const AttentionArgs& a, const Work& w, int64_t i, int32_t* sum) {
+// Rounds head i's query to int8 (one scale, max |q| / 127) into w.q_bc, each 16-byte step
+// repeated in the four 128-bit lanes; sets w.q_bias[i] and w.q_scale[i].
+void quantize_query(const AttentionArgs& a, const Work& w, int64_t i) {
   const float* x = a.q + i * a.q_stride;
   __m512 mx = _mm512_setzero_ps();
   for (int64_t d = 0; d < a.dk; d += kLanes) {
@@ -111,89 +122,144 @@ float quantize_query(const AttentionArgs& a, const Work& w, int64_t i, int32_t* 
   }
   const float max_abs = _mm512_reduce_max_ps(mx);
   const __m512 inv = _mm512_set1_ps(max_abs > 0.0f ? 127.0f / max_abs : 0.0f);
-  int8_t* q8 = w.q8 + i * w.dkp;
   __m512i total = _mm512_setzero_si512();
   for (int64_t d = 0; d < w.dkp; d += kLanes) {
     const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(tail_mask(a.dk - d), x + d), inv);
     const __m512i r = _mm512_cvtps_epi32(v);  // round to nearest even
     total = _mm512_add_epi32(total, r);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q8 + d), _mm512_cvtsepi32_epi8(r));
+    const __m512i step = _mm512_broadcast_i32x4(_mm512_cvtsepi32_epi8(r));
+    _mm512_store_si512(w.q_bc + (i * w.dkp + d) * 4, step);
   }
-  *sum = _mm512_reduce_add_epi32(total);
-  return max_abs / 127.0f;
+  w.q_bias[i] = 128 * _mm512_reduce_add_epi32(total);
+  w.q_scale[i] = max_abs / 127.0f * a.scale;
 }
 
-// Queries to int8, and per head tile the lane vectors pass 1 applies to its sums (lane 4h + p:
-// head h of the tile), with clamped heads repeating the tile's last valid one.
-void prepare_queries(const AttentionArgs& a, const Work& w) {
-  std::vector<float> scale(size_t(w.n_heads));
-  std::vector<int32_t> sum(size_t(w.n_heads));
-  for (int64_t i = 0; i < w.n_heads; ++i) scale[size_t(i)] = quantize_query(a, w, i, &sum[size_t(i)]) * a.scale;
-  int64_t tile = 0;
-  for (int64_t g = 0; g < a.n_kv; ++g) {
-    for (int64_t h0 = 0; h0 < a.n_q; h0 += kTile, ++tile) {
-      for (int64_t lane = 0; lane < kLanes; ++lane) {
-        const size_t i = size_t(g * a.n_q + min64(h0 + lane / 4, a.n_q - 1));
-        w.q_bias[tile * kLanes + lane] = 128 * sum[i];
-        w.q_scale[tile * kLanes + lane] = scale[i];
-      }
-    }
-  }
-}
-
-// Scores of a tile's 4 heads at 4 positions (lane 4h + p), before the per-lane constants:
-// sum over d of (k_p[d] + 128) * q8_h[d].
-MOXIE_ALWAYS_INLINE __m512i dot_tile(const int8_t* const* q, const uint8_t* const* k, int64_t dk) {
+// The 64-byte chunk c of 4 positions' K slices, sign bits flipped (k + 128, unsigned), as
+// four registers: register j holds dims [64 c + 16 j, + 16) of position p in 128-bit lane p
+// (a 4 x 4 transpose of 128-bit blocks), the layout a 16-dim query step broadcast to all
+// four lanes dots with one VPDPBUSD.
+MOXIE_ALWAYS_INLINE void load_key_chunk(const uint8_t* const* k, int64_t c, int64_t dk, __m512i* out) {
+  const __mmask64 m = byte_mask(dk - c * kBytes);
   const __m512i flip = _mm512_set1_epi8(char(0x80));
-  __m512i acc[kTile * kTile];
-  for (__m512i& x : acc) x = _mm512_setzero_si512();
-  for (int64_t d = 0; d < dk; d += kBytes) {
-    const __mmask64 m = byte_mask(dk - d);
-    __m512i kv[kTile];
-    for (int p = 0; p < kTile; ++p) kv[p] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, k[p] + d), flip);
-    for (int h = 0; h < kTile; ++h) {
-      const __m512i qv = _mm512_load_si512(q[h] + d);
-      for (int p = 0; p < kTile; ++p) acc[4 * p + h] = _mm512_dpbusd_epi32(acc[4 * p + h], kv[p], qv);
-    }
-  }
-  return sum_lanes16(acc);
+  __m512i r[kTile];
+  for (int p = 0; p < kTile; ++p) r[p] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, k[p] + c * kBytes), flip);
+  const __m512i t0 = _mm512_shuffle_i32x4(r[0], r[1], 0x44), t1 = _mm512_shuffle_i32x4(r[0], r[1], 0xEE);
+  const __m512i t2 = _mm512_shuffle_i32x4(r[2], r[3], 0x44), t3 = _mm512_shuffle_i32x4(r[2], r[3], 0xEE);
+  out[0] = _mm512_shuffle_i32x4(t0, t2, 0x88);
+  out[1] = _mm512_shuffle_i32x4(t0, t2, 0xDD);
+  out[2] = _mm512_shuffle_i32x4(t1, t3, 0x88);
+  out[3] = _mm512_shuffle_i32x4(t1, t3, 0xDD);
 }
 
-// Writes a tile's scores (lane 4h + p) for the n_h valid heads and n_p valid positions.
-MOXIE_ALWAYS_INLINE void store_scores(__m512 sums, float* out, int64_t stride, int64_t n_h, int64_t n_p) {
+// Four heads' accumulators (128-bit lane p: 4 partial sums of position p) summed within
+// their lanes: lane 4 p + h of the result is head h's dot at position p.
+MOXIE_ALWAYS_INLINE __m512i sum_quads(__m512i a0, __m512i a1, __m512i a2, __m512i a3) {
+  const __m512i t0 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+  const __m512i t1 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(t0, t1), _mm512_unpackhi_epi64(t0, t1));
+}
+
+// Writes scores (lane 4 p + h: head h, position p) to out[h * stride + p] for the n_h valid
+// heads and n_p valid positions; a whole tile as four 128-bit stores.
+MOXIE_ALWAYS_INLINE void store_scores(__m512 x, float* out, int64_t stride, int64_t n_h, int64_t n_p) {
+  const __m512i by_head = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m512 y = _mm512_permutexvar_ps(by_head, x);  // lane 4 h + p
+  if (n_h == kTile && n_p == kTile) {
+    _mm_storeu_ps(out, _mm512_castps512_ps128(y));
+    _mm_storeu_ps(out + stride, _mm512_extractf32x4_ps(y, 1));
+    _mm_storeu_ps(out + 2 * stride, _mm512_extractf32x4_ps(y, 2));
+    _mm_storeu_ps(out + 3 * stride, _mm512_extractf32x4_ps(y, 3));
+    return;
+  }
   alignas(64) float r[kLanes];
-  _mm512_store_ps(r, sums);
+  _mm512_store_ps(r, y);
   for (int64_t h = 0; h < n_h; ++h) {
     for (int64_t p = 0; p < n_p; ++p) out[h * stride + p] = r[4 * h + p];
   }
 }
 
+// Pass 1 tiles are 8 positions (two groups of 4, one 128-bit lane each) by up to 8 heads:
+// each query load then feeds two VPDPBUSD. Loads, not multiplies, bound a 4-position tile
+// (one 64-byte query step per VPDPBUSD, and a core loads one such register per cycle).
+constexpr int64_t kKeyTile = 8;
+
+// Where a pass-1 tile is: 8 positions' K slices of kv head g, their scales (per group of 4
+// positions, lane 4 p + h: position p's), and its scores' place for head 0, position s0.
+struct KeyTile {
+  const uint8_t* k[kKeyTile];
+  __m512 k_scale[2];
+  int64_t g, n_p;
+  float* out;
+};
+
+// Scores of heads [h0, h0 + NH) of the tile's kv head (clamped; only valid ones stored):
+// the int8 dots, minus the 128 * sum(q) the flipped sign bits added, times q's and k's scales.
+template <int NH>
+void score_heads(const AttentionArgs& a, const Work& w, const KeyTile& t, int64_t h0) {
+  static_assert(NH == 2 || NH % 4 == 0);
+  const int8_t* q[NH];
+  for (int h = 0; h < NH; ++h) q[h] = w.q_bc + (t.g * a.n_q + min64(h0 + h, a.n_q - 1)) * w.dkp * 4;
+  __m512i acc[NH][2];
+  for (auto& x : acc) x[0] = x[1] = _mm512_setzero_si512();
+  for (int64_t c = 0; c < w.dkp / kBytes; ++c) {
+    __m512i k0[4], k1[4];
+    load_key_chunk(t.k, c, a.dk, k0);
+    load_key_chunk(t.k + 4, c, a.dk, k1);
+    for (int h = 0; h < NH; ++h) {
+      for (int j = 0; j < 4; ++j) {
+        const __m512i qv = _mm512_load_si512(q[h] + (c * 4 + j) * kBytes);
+        acc[h][0] = dpbusd(acc[h][0], k0[j], qv);
+        acc[h][1] = dpbusd(acc[h][1], k1[j], qv);
+      }
+    }
+  }
+  for (int hq = 0; hq < NH; hq += 4) {
+    const int64_t i = t.g * a.n_q + h0 + hq;
+    const __m512i bias = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.q_bias + i)));
+    const __m512 q_scale = _mm512_broadcast_f32x4(_mm_loadu_ps(w.q_scale + i));
+    const int64_t n_h = min64(min64(4, NH - hq), a.n_q - h0 - hq);
+    for (int pg = 0; pg < 2; ++pg) {
+      // Constant indices only, so GCC keeps acc in registers (a computed index puts it in memory).
+      const __m512i sums = NH == 2 ? sum_quads(acc[0][pg], acc[NH - 1][pg], acc[NH - 1][pg], acc[NH - 1][pg])
+                                   : sum_quads(acc[hq][pg], acc[hq + 1][pg], acc[hq + 2][pg], acc[hq + 3][pg]);
+      const __m512 scores =
+          _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sums, bias)), q_scale), t.k_scale[pg]);
+      store_scores(scores, t.out + (h0 + hq) * w.chunk + 4 * pg, w.chunk, n_h, min64(4, t.n_p - 4 * pg));
+    }
+  }
+}
+
 // Pass 1 over positions [c0, c1): w.sc[i][s - c0] = scale * q[i] . k_g[s] (int8 rounded).
+// Positions outer: a tile's rows stay in L1 while every kv head's heads read them.
 void scores_pass(const AttentionArgs& a, const Work& w, int64_t c0, int64_t c1) {
   const auto* K = static_cast<const uint8_t*>(a.k);
   // Each row's slices and its scales (after the slices, runtime/kv_int8.h) are touched.
   const int64_t touch_bytes = reinterpret_cast<const char*>(a.k_scale + a.n_kv) - static_cast<const char*>(a.k);
-  for (int64_t s0 = c0; s0 < c1; s0 += kTile) {
-    touch_rows(K, a.k_stride, s0 + kTouchAheadRows, min64(s0 + kTouchAheadRows + kTile, a.n_pos), touch_bytes);
-    prefetch_rows(K, a.k_stride, s0 + kPrefetchAheadRows, min64(s0 + kPrefetchAheadRows + kTile, a.n_pos),
+  const __m512i lane_to_position = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  for (int64_t s0 = c0; s0 < c1; s0 += kKeyTile) {
+    touch_rows(K, a.k_stride, s0 + kTouchAheadRows, min64(s0 + kTouchAheadRows + kKeyTile, a.n_pos), touch_bytes);
+    prefetch_rows(K, a.k_stride, s0 + kPrefetchAheadRows, min64(s0 + kPrefetchAheadRows + kKeyTile, a.n_pos),
                   touch_bytes);
-    int64_t s[kTile];
-    for (int p = 0; p < kTile; ++p) s[p] = min64(s0 + p, c1 - 1);
+    int64_t s[kKeyTile];
+    for (int p = 0; p < kKeyTile; ++p) s[p] = min64(s0 + p, c1 - 1);
     for (int64_t g = 0; g < a.n_kv; ++g) {
-      const uint8_t* k[kTile];
-      for (int p = 0; p < kTile; ++p) k[p] = K + s[p] * a.k_stride + g * a.dk;
-      const __m512 k_scale = _mm512_broadcast_f32x4(
-          _mm_setr_ps(a.k_scale[s[0] * a.k_scale_stride + g], a.k_scale[s[1] * a.k_scale_stride + g],
-                      a.k_scale[s[2] * a.k_scale_stride + g], a.k_scale[s[3] * a.k_scale_stride + g]));
-      for (int64_t h0 = 0; h0 < a.n_q; h0 += kTile) {
-        const int64_t tile = g * (round_up(a.n_q, kTile) / kTile) + h0 / kTile;
-        const int8_t* q[kTile];
-        for (int h = 0; h < kTile; ++h) q[h] = w.q8 + (g * a.n_q + min64(h0 + h, a.n_q - 1)) * w.dkp;
-        const __m512i dots = _mm512_sub_epi32(dot_tile(q, k, a.dk), _mm512_load_si512(w.q_bias + tile * kLanes));
-        const __m512 sums =
-            _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(dots), _mm512_load_ps(w.q_scale + tile * kLanes)), k_scale);
-        store_scores(sums, w.sc + (g * a.n_q + h0) * w.chunk + (s0 - c0), w.chunk, min64(kTile, a.n_q - h0),
-                     min64(kTile, c1 - s0));
+      KeyTile t;
+      alignas(32) float scale[kKeyTile];
+      for (int p = 0; p < kKeyTile; ++p) {
+        t.k[p] = K + s[p] * a.k_stride + g * a.dk;
+        scale[p] = a.k_scale[s[p] * a.k_scale_stride + g];
+      }
+      t.k_scale[0] = _mm512_permutexvar_ps(lane_to_position, _mm512_castps128_ps512(_mm_load_ps(scale)));
+      t.k_scale[1] = _mm512_permutexvar_ps(lane_to_position, _mm512_castps128_ps512(_mm_load_ps(scale + 4)));
+      t.g = g;
+      t.n_p = min64(kKeyTile, c1 - s0);
+      t.out = w.sc + g * a.n_q * w.chunk + (s0 - c0);
+      if (a.n_q >= 8) {
+        for (int64_t h0 = 0; h0 < a.n_q; h0 += 8) score_heads<8>(a, w, t, h0);
+      } else if (a.n_q >= 3) {
+        for (int64_t h0 = 0; h0 < a.n_q; h0 += 4) score_heads<4>(a, w, t, h0);
+      } else {
+        for (int64_t h0 = 0; h0 < a.n_q; h0 += 2) score_heads<2>(a, w, t, h0);
       }
     }
   }
@@ -258,11 +324,13 @@ void value_tile(const AttentionArgs& a, const Work& w, int64_t g, int64_t h0, in
   const int64_t n_chunks = w.dvp / kBytes;
   for (int64_t j = 0; j < n_quads; ++j) {
     const __m512i* vq = reinterpret_cast<const __m512i*>(w.vq + (j * n_chunks + c) * 4 * kBytes);
+    const __m512i v[4] = {_mm512_load_si512(vq), _mm512_load_si512(vq + 1), _mm512_load_si512(vq + 2),
+                          _mm512_load_si512(vq + 3)};
     for (int h = 0; h < kTile; ++h) {
       int32_t quad;
       __builtin_memcpy(&quad, w.w8 + h * kBlock + 4 * j, 4);
       const __m512i wq = _mm512_set1_epi32(quad);
-      for (int r = 0; r < 4; ++r) acc[h][r] = _mm512_dpbusd_epi32(acc[h][r], wq, _mm512_load_si512(vq + r));
+      for (int r = 0; r < 4; ++r) acc[h][r] = dpbusd(acc[h][r], wq, v[r]);
     }
   }
   for (int h = 0; h < kTile; ++h) {
@@ -297,15 +365,28 @@ void value_pass(const AttentionArgs& a, const Work& w, int64_t c0, int64_t c1) {
   }
 }
 
-// o[i][d] = o_perm[i][the slot dim d went to in interleave_values] / l[i].
+// o[i] = o_perm[i] / l[i], put back in order: in each 64-dim chunk, 128-bit group L of
+// register r holds dims 16 L + 4 r .. + 3 (interleave_values), so each group is one store.
 void write_output(const AttentionArgs& a, const Work& w) {
+  alignas(16) float tail[4];
   for (int64_t i = 0; i < w.n_heads; ++i) {
-    const float* src = w.o + i * w.dvp;
+    const __m512 inv = _mm512_set1_ps(1.0f / w.l[i]);
     float* dst = a.o + i * a.o_stride;
-    const float inv = 1.0f / w.l[i];
-    for (int64_t d = 0; d < a.dv; ++d) {
-      const int64_t c = d / kBytes, k16 = d % kBytes / 16, r = d % 16 / 4, lane = 4 * k16 + d % 4;
-      dst[d] = src[c * kBytes + r * kLanes + lane] * inv;
+    for (int64_t c = 0; c < w.dvp / kBytes; ++c) {
+      for (int64_t r = 0; r < 4; ++r) {
+        const __m512 x = _mm512_mul_ps(_mm512_load_ps(w.o + i * w.dvp + c * kBytes + r * kLanes), inv);
+        const __m128 group[4] = {_mm512_extractf32x4_ps(x, 0), _mm512_extractf32x4_ps(x, 1),
+                                 _mm512_extractf32x4_ps(x, 2), _mm512_extractf32x4_ps(x, 3)};
+        for (int64_t L = 0; L < 4; ++L) {
+          const int64_t d = c * kBytes + 16 * L + 4 * r;
+          if (d + 4 <= a.dv) {
+            _mm_storeu_ps(dst + d, group[L]);
+          } else if (d < a.dv) {
+            _mm_store_ps(tail, group[L]);
+            for (int64_t e = d; e < a.dv; ++e) dst[e] = tail[e - d];
+          }
+        }
+      }
     }
   }
 }
@@ -314,7 +395,11 @@ void write_output(const AttentionArgs& a, const Work& w) {
 
 void attention_i8_avx512(const AttentionArgs& a) {
   const Work w = make_work(a);
-  prepare_queries(a, w);
+  for (int64_t i = 0; i < w.n_heads; ++i) quantize_query(a, w, i);
+  for (int64_t i = w.n_heads; i < w.n_heads + 8; ++i) {  // what clamped lanes read past the last head
+    w.q_bias[i] = 0;
+    w.q_scale[i] = 0.0f;
+  }
   for (int64_t i = 0; i < w.n_heads; ++i) {
     w.m[i] = -__builtin_inff();
     w.l[i] = 0.0f;
