@@ -146,26 +146,34 @@ double run_once(Generator& gen, const BenchTest& test, int64_t n_vocab, std::mt1
   return double(n) / s;
 }
 
-void print_md_header() {
-  std::printf("| %-30s | %10s | %10s | %-10s | %7s | %15s | %20s |\n", "model", "size", "params", "backend", "threads",
-              "test", "t/s");
-  std::printf("| %s | %s: | %s: | %s | %s: | %s: | %s: |\n", std::string(30, '-').c_str(), std::string(9, '-').c_str(),
-              std::string(9, '-').c_str(), std::string(10, '-').c_str(), std::string(6, '-').c_str(),
-              std::string(14, '-').c_str(), std::string(19, '-').c_str());
+// llama-bench's table shows the cache types only when they are not its default (f16).
+bool shows_cache_type(const ModelInfo& info) { return info.cache_type != "f16"; }
+
+void print_md_header(const ModelInfo& info) {
+  const bool cache = shows_cache_type(info);
+  std::printf("| %-30s | %10s | %10s | %-10s | %7s |%s %15s | %20s |\n", "model", "size", "params", "backend", "threads",
+              cache ? " type_k | type_v |" : "", "test", "t/s");
+  std::printf("| %s | %s: | %s: | %s | %s: |%s %s: | %s: |\n", std::string(30, '-').c_str(),
+              std::string(9, '-').c_str(), std::string(9, '-').c_str(), std::string(10, '-').c_str(),
+              std::string(6, '-').c_str(), cache ? " ------ | ------ |" : "", std::string(14, '-').c_str(),
+              std::string(19, '-').c_str());
 }
 
 void print_row(const std::string& format, const ModelInfo& info, const BenchTest& t) {
   if (format == "md") {
-    char ts[64];
+    char ts[64], cache[64] = "";
     std::snprintf(ts, sizeof ts, "%.2f ± %.2f", t.mean(), t.stddev());
-    std::printf("| %-30s | %10s | %10s | %-10s | %7d | %15s | %20s |\n", info.description.c_str(),
+    if (shows_cache_type(info)) {
+      std::snprintf(cache, sizeof cache, " %6s | %6s |", info.cache_type.c_str(), info.cache_type.c_str());
+    }
+    std::printf("| %-30s | %10s | %10s | %-10s | %7d |%s %15s | %20s |\n", info.description.c_str(),
                 size_label(info.size_bytes).c_str(), count_label(double(info.n_params)).c_str(), "CPU", t.threads,
-                t.name().c_str(), ts);
+                cache, t.name().c_str(), ts);
   } else if (format == "csv") {
-    std::printf("\"%s\",%llu,%llu,CPU,%d,%lld,%lld,%lld,\"%s\",%.6f,%.6f\n", info.description.c_str(),
+    std::printf("\"%s\",%llu,%llu,CPU,%d,%lld,%lld,%lld,%s,%s,\"%s\",%.6f,%.6f\n", info.description.c_str(),
                 (unsigned long long)info.size_bytes, (unsigned long long)info.n_params, t.threads,
-                (long long)t.n_prompt, (long long)t.n_gen, (long long)t.n_depth, t.name().c_str(), t.mean(),
-                t.stddev());
+                (long long)t.n_prompt, (long long)t.n_gen, (long long)t.n_depth, info.cache_type.c_str(),
+                info.cache_type.c_str(), t.name().c_str(), t.mean(), t.stddev());
   }
   std::fflush(stdout);
 }
@@ -215,9 +223,11 @@ int run_bench(const BenchArgs& a) {
   const ModelInfo info = model_info(m.model(), a.model.kv_type());
   const int64_t n_vocab = m.model().config().n_vocab;
   std::mt19937 rng(1234);
-  if (a.output == "md") print_md_header();
+  if (a.output == "md") print_md_header(info);
   if (a.output == "csv") {
-    std::printf("model_type,model_size,model_n_params,backend,n_threads,n_prompt,n_gen,n_depth,test,avg_ts,stddev_ts\n");
+    std::printf(
+        "model_type,model_size,model_n_params,backend,n_threads,n_prompt,n_gen,n_depth,type_k,type_v,test,avg_ts,"
+        "stddev_ts\n");
   }
   // One pool and generator per thread count, so tests at the same depth share one fill.
   std::unique_ptr<ThreadPool> pool;

@@ -252,6 +252,15 @@ class BenchTest(unittest.TestCase):
         csv = moxie("bench", "-m", path, "-p", "8", "-n", "0", "-r", "1", "-o", "csv").stdout.decode().splitlines()
         self.assertEqual(len(csv), 2)
         self.assertTrue(csv[0].startswith("model_type,"))
+        self.assertEqual(dict(zip(csv[0].split(","), csv[1].split(",")))["type_k"], "f16")
+        # Like llama-bench: the table names the cache types only when they are not f16; CSV always.
+        md = moxie("bench", "-m", path, "-p", "8", "-n", "0", "-r", "1", "--cache-type", "q8").stdout.decode()
+        header, _, row = md.splitlines()
+        cells = dict(zip([c.strip() for c in header.strip("|").split("|")], [c.strip() for c in row.strip("|").split("|")]))
+        self.assertEqual((cells["type_k"], cells["type_v"], cells["test"]), ("q8", "q8", "pp8"))
+        csv = moxie("bench", "-m", path, "-p", "8", "-n", "0", "-r", "1", "-o", "csv", "--cache-type", "q8")
+        header, row = csv.stdout.decode().splitlines()
+        self.assertEqual(dict(zip(header.split(","), row.split(",")))["type_v"], "q8")
 
     def test_depth_fills_the_cache_first(self):
         # llama-bench's -d: tests at each depth, named "tg4 @ d24", n_depth in JSON and CSV;
