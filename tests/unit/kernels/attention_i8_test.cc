@@ -37,6 +37,9 @@ std::vector<Case> i8_cases() {
   out.push_back({4, 8, 128, 0, 128, 1100, 0, 3.0});      // peaked softmax over 5 chunks
   out.push_back({2, 4, 32, 0, 48, 777, 1, 1.0, true});  // the max moves in every chunk
   out.push_back({1, 2, 16, 0, 16, 600, 0, 12.0});       // nearly one-hot rows
+  // Slices longer than the AVX2 kernel widens at a time (512 dims of K, 256 of V): pieces
+  // with tails, partial scores added across them.
+  for (int64_t n : {1, 5, 70, 300}) out.push_back({2, 3, 600, 0, 300, n, 3});
   return out;
 }
 
