@@ -1,9 +1,10 @@
 // Decode attention (KernelTable::attention) over a KV cache laid out as the model's: per
 // layer [n_ctx][n_kv * 128] floats for K and for V, Qwen3-30B-A3B's heads (32 query heads,
 // 4 kv heads of 128, group 8). One iteration is one decoded token's attention over 4
-// layers x 4 kv heads, the work `moxie bench -d N` times, rotating over enough layers that
-// the cached rows come from DRAM (the f32 cache of 4 layers at 4096 positions is 64 MiB,
-// twice the host's L3).
+// layers x 4 kv heads, the work `moxie bench -d N` times. The attention benchmark rotates
+// over 16 stored layers, so at 4096 positions the cached rows come from DRAM as in a real
+// decode, where the weights read between two tokens flush the 32 MiB L3 (16 layers: 69 MiB
+// of int8 rows, 128 MiB of F16, 256 MiB of F32; 4 layers of int8 rows would stay in L3).
 //
 // type:0 caches F32 rows, type:1 F16 rows (the command line's default, `--cache-type f16`),
 // type:2 int8 rows with one scale per head (`--cache-type q8`, runtime/kv_int8.h).
@@ -30,7 +31,8 @@ using moxie::kernels::Isa;
 using moxie::kernels::KernelTable;
 
 constexpr int64_t kHeads = 32, kKvHeads = 4, kHeadDim = 128, kGroup = kHeads / kKvHeads;
-constexpr int64_t kLayers = 4;
+constexpr int64_t kLayers = 4;         // per iteration
+constexpr int64_t kStoredLayers = 16;  // rotated over by attention()
 constexpr int64_t kRowFloats = kKvHeads * kHeadDim;  // one token's k (or v) row of one layer
 constexpr int64_t kI8RowBytes = moxie::kv_int8_row_bytes(kKvHeads, kHeadDim);
 
@@ -74,7 +76,7 @@ void attention(benchmark::State& state, const KernelTable* kt) {
   const int64_t n_calls = layout == 0 ? 1 : kKvHeads, n_kv = layout == 0 ? kKvHeads : 1;
   const size_t head_offset = layout == 1 ? size_t(n_pos * kHeadDim) : size_t(kHeadDim);
   const size_t layer_floats = size_t(n_pos * kRowFloats);
-  HugeBuffer k(kLayers * layer_floats), v(kLayers * layer_floats);
+  HugeBuffer k(kStoredLayers * layer_floats), v(kStoredLayers * layer_floats);
   std::vector<float> q(size_t(kHeads * kHeadDim)), o(size_t(kHeads * kHeadDim));
   std::vector<float> scratch(size_t(moxie::kernels::attention_scratch_floats(kHeads, kHeadDim)));
   std::mt19937 rng(7);
@@ -87,13 +89,15 @@ void attention(benchmark::State& state, const KernelTable* kt) {
     v.to_f16();
   }
   if (i8) {
-    k.to_i8(size_t(kLayers * n_pos));
-    v.to_i8(size_t(kLayers * n_pos));
+    k.to_i8(size_t(kStoredLayers * n_pos));
+    v.to_i8(size_t(kStoredLayers * n_pos));
   }
   const char* k_base = reinterpret_cast<const char*>(k.p);
   const char* v_base = reinterpret_cast<const char*>(v.p);
+  int64_t next_layer = 0;
   for (auto _ : state) {
-    for (int64_t il = 0; il < kLayers; ++il) {
+    for (int64_t l = 0; l < kLayers; ++l) {
+      const int64_t il = next_layer++ % kStoredLayers;
       for (int64_t g = 0; g < n_calls; ++g) {
         AttentionArgs a;
         a.n_kv = n_kv;

@@ -8,24 +8,13 @@
 #include <thread>
 
 #include "moxie/core/error.h"
+#include "moxie/core/huge_pages.h"
 #include "moxie/core/system_memory.h"
 #include "moxie/kernels/api.h"
 #include "moxie/quant/repack.h"
 
 namespace moxie {
 namespace {
-
-// Big copies are 2 MiB-aligned so the kernel can back them with huge pages: a decode step
-// streams every active weight once, and 4 KiB pages would cost a TLB miss every 4 KiB.
-constexpr uint64_t kHugePage = 2ull << 20;
-
-void* allocate(uint64_t bytes) {
-  const uint64_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-  void* p = std::aligned_alloc(kHugePage, rounded);
-  if (!p) throw Error("repacking the weights: out of memory allocating " + std::to_string(bytes) + " bytes");
-  madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure changes nothing
-  return p;
-}
 
 // Drops the mapping's pages that lie entirely inside [data, data + bytes): the copy replaces
 // them. The mapping is a read-only file mapping, so a later read would simply fault them in.
@@ -83,7 +72,7 @@ TensorView RepackedWeights::repack_derived(const TensorView& w) {
   out.nb[2] = out.nb[1] * w.ne[1];
   out.nb[3] = out.nb[2] * w.ne[2];
   const uint64_t bytes = uint64_t(out.nb[1] * n_rows);
-  char* dst = static_cast<char*>(allocate(bytes));
+  char* dst = static_cast<char*>(allocate_huge(bytes, "repacking the weights"));  // core/huge_pages.h
   try {
     repack_parallel(w.type, static_cast<const char*>(w.data), w.nb[1], n_rows, k, dst);
   } catch (...) {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "moxie/core/dtype.h"
+#include "moxie/core/huge_pages.h"
 
 namespace moxie {
 
@@ -92,8 +93,9 @@ class KvCache {
   KvShape shape_;
   int64_t n_seq_ = 0;
   int64_t n_ctx_ = 0;
-  std::unique_ptr<char[]> k_;  // left uninitialised: pages are touched only as tokens arrive
-  std::unique_ptr<char[]> v_;
+  // Huge pages (core/huge_pages.h), left uninitialised: pages are touched as tokens arrive.
+  HugeBuffer k_;
+  HugeBuffer v_;
   std::vector<int64_t> length_;  // [n_seq]
 };
 

@@ -43,7 +43,7 @@ constexpr int64_t kLanes = 16;
 constexpr int64_t kTile = 4;     // heads per pass-2 tile, positions per group of pass-1 tiles
 constexpr int64_t kBytes = 64;   // int8 per register
 constexpr int64_t kBlock = 64;   // pass 2: positions per weight scale and per interleaved V block
-constexpr int64_t kTouchAheadRows = 16;
+constexpr int64_t kTouchAheadRows = 32;
 constexpr int64_t kPrefetchAheadRows = 64;
 
 int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -56,6 +56,16 @@ int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 MOXIE_ALWAYS_INLINE __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8) {
   asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
   return acc;
+}
+
+// Touches (touch_rows) or prefetches (prefetch_rows) what a call reads of rows [r0, r1): its
+// kv heads' int8 slices and their scales, not whole rows: when the threads split a row's kv
+// heads between them, a whole-row touch made each pull every line of it.
+template <void (*kFetch)(const void*, int64_t, int64_t, int64_t, int64_t)>
+void fetch_slices(const void* x, int64_t stride, const float* scale, int64_t n_kv, int64_t width, int64_t r0,
+                  int64_t r1) {
+  kFetch(x, stride, r0, r1, n_kv * width);
+  kFetch(scale, stride, r0, r1, n_kv * int64_t(sizeof(float)));
 }
 
 __mmask64 byte_mask(int64_t count) {
@@ -233,13 +243,12 @@ void score_heads(const AttentionArgs& a, const Work& w, const KeyTile& t, int64_
 // Positions outer: a tile's rows stay in L1 while every kv head's heads read them.
 void scores_pass(const AttentionArgs& a, const Work& w, int64_t c0, int64_t c1) {
   const auto* K = static_cast<const uint8_t*>(a.k);
-  // Each row's slices and its scales (after the slices, runtime/kv_int8.h) are touched.
-  const int64_t touch_bytes = reinterpret_cast<const char*>(a.k_scale + a.n_kv) - static_cast<const char*>(a.k);
   const __m512i lane_to_position = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   for (int64_t s0 = c0; s0 < c1; s0 += kKeyTile) {
-    touch_rows(K, a.k_stride, s0 + kTouchAheadRows, min64(s0 + kTouchAheadRows + kKeyTile, a.n_pos), touch_bytes);
-    prefetch_rows(K, a.k_stride, s0 + kPrefetchAheadRows, min64(s0 + kPrefetchAheadRows + kKeyTile, a.n_pos),
-                  touch_bytes);
+    fetch_slices<touch_rows>(K, a.k_stride, a.k_scale, a.n_kv, a.dk, s0 + kTouchAheadRows,
+                             min64(s0 + kTouchAheadRows + kKeyTile, a.n_pos));
+    fetch_slices<prefetch_rows>(K, a.k_stride, a.k_scale, a.n_kv, a.dk, s0 + kPrefetchAheadRows,
+                                min64(s0 + kPrefetchAheadRows + kKeyTile, a.n_pos));
     int64_t s[kKeyTile];
     for (int p = 0; p < kKeyTile; ++p) s[p] = min64(s0 + p, c1 - 1);
     for (int64_t g = 0; g < a.n_kv; ++g) {
@@ -346,11 +355,10 @@ void value_tile(const AttentionArgs& a, const Work& w, int64_t g, int64_t h0, in
 // at a time: per kv head, its V slices interleaved once, then every head tile's weights
 // rounded and multiplied in.
 void value_pass(const AttentionArgs& a, const Work& w, int64_t c0, int64_t c1) {
-  const int64_t touch_bytes = reinterpret_cast<const char*>(a.v_scale + a.n_kv) - static_cast<const char*>(a.v);
   for (int64_t b0 = c0; b0 < c1; b0 += kBlock) {
     const int64_t b1 = min64(c1, b0 + kBlock), n = b1 - b0, n_quads = (n + 3) / 4;
-    touch_rows(a.v, a.v_stride, b1, min64(b1 + kBlock, a.n_pos), touch_bytes);
-    prefetch_rows(a.v, a.v_stride, b1 + kBlock, min64(b1 + 2 * kBlock, a.n_pos), touch_bytes);
+    fetch_slices<touch_rows>(a.v, a.v_stride, a.v_scale, a.n_kv, a.dv, b1, min64(b1 + kBlock, a.n_pos));
+    fetch_slices<prefetch_rows>(a.v, a.v_stride, a.v_scale, a.n_kv, a.dv, b1 + kBlock, min64(b1 + 2 * kBlock, a.n_pos));
     for (int64_t g = 0; g < a.n_kv; ++g) {
       for (int64_t s = b0; s < b1; ++s) w.v_scale[s - b0] = a.v_scale[s * a.v_scale_stride + g];
       interleave_values(a, w, g, b0, b1);
