@@ -12,36 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "kv_type_test_util.h"
 #include "model_test_util.h"
 
 namespace moxie {
 namespace {
 
-const Arch kGqaArchs[] = {Arch::qwen3moe, Arch::qwen2moe, Arch::llama, Arch::qwen2, Arch::qwen3};
-
-// Logits [n][n_vocab] of ids run one token per forward pass, in a cache of type.
-std::vector<float> decode_one_by_one(const Model& m, const std::vector<int32_t>& ids, DType type,
-                                     ForwardContext& ctx) {
-  const int64_t n_vocab = m.config().n_vocab;
-  KvCache kv = m.make_kv_cache(1, int64_t(ids.size()), type);
-  std::vector<float> all(ids.size() * size_t(n_vocab));
-  for (size_t t = 0; t < ids.size(); ++t) {
-    Batch b;
-    b.add(ids[t], 0, int64_t(t), true);
-    m.forward(b, kv, ctx, all.data() + t * size_t(n_vocab));
-  }
-  return all;
-}
-
-// Logits [n][n_vocab] of ids run as one batch in a cache of type.
-std::vector<float> one_batch(const Model& m, const std::vector<int32_t>& ids, DType type, ForwardContext& ctx) {
-  KvCache kv = m.make_kv_cache(1, int64_t(ids.size()), type);
-  Batch b;
-  b.add_sequence(ids, 0, 0, true);
-  std::vector<float> all(ids.size() * size_t(m.config().n_vocab));
-  m.forward(b, kv, ctx, all.data());
-  return all;
-}
+using test::decode_one_by_one;
+using test::kGqaArchs;
+using test::one_batch;
 
 class KvF16 : public testing::Test {
  protected:

@@ -11,6 +11,7 @@
 #include "moxie/model/config.h"
 #include "moxie/model/synth.h"
 #include "moxie/model/tensor_specs.h"
+#include "model_test_util.h"
 
 namespace moxie {
 namespace {
@@ -51,7 +52,8 @@ TEST(Synth, EveryTinyPresetRoundTripsThroughGguf) {
     SynthOptions o;
     o.arch = arch;
     o.type = DType::Q8_0;
-    const std::string path = ::testing::TempDir() + "/synth_" + arch_name(arch) + ".gguf";
+    const test::TempDir dir;  // its own folder: another test process may write the same names
+    const std::string path = dir.file(std::string("synth_") + std::string(arch_name(arch)) + ".gguf");
     write_synth_model(o, path);
     const GgufFile f = GgufFile::open(path);
     const ModelConfig read = read_model_config(f);
@@ -70,7 +72,8 @@ TEST(Synth, EveryTinyPresetRoundTripsThroughGguf) {
 
 TEST(Synth, SameSeedSameBytesDifferentSeedDifferentWeights) {
   SynthOptions o;
-  const std::string a = ::testing::TempDir() + "/seed_a.gguf", b = ::testing::TempDir() + "/seed_b.gguf";
+  const test::TempDir dir;
+  const std::string a = dir.file("seed_a.gguf"), b = dir.file("seed_b.gguf");
   write_synth_model(o, a);
   o.n_threads = 2;  // the thread count must not change the file
   write_synth_model(o, b);
@@ -98,7 +101,8 @@ TEST(Synth, UnknownPresetNamesTheChoices) {
 
 // A file whose metadata lacks or breaks a key fails with that key's name.
 std::string config_error(void (*edit)(GgufWriter&)) {
-  const std::string path = ::testing::TempDir() + "/bad_config.gguf";
+  const test::TempDir dir;
+  const std::string path = dir.file("bad_config.gguf");
   {
     GgufWriter w(path);
     edit(w);
