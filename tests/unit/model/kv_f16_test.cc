@@ -22,15 +22,7 @@ using test::decode_one_by_one;
 using test::kGqaArchs;
 using test::one_batch;
 
-class KvF16 : public testing::Test {
- protected:
-  static void SetUpTestSuite() { dir_ = new test::TempDir(); }
-  static void TearDownTestSuite() { delete dir_; }
-  static test::TempDir* dir_;
-  ThreadPool pool_{2};
-  ForwardContext ctx_{pool_};
-};
-test::TempDir* KvF16::dir_ = nullptr;
+class KvF16 : public test::KvTypeTest {};
 
 TEST_F(KvF16, DecodingEqualsOneBatchAndStaysWithinF16RoundingOfF32) {
   for (Arch arch : kGqaArchs) {

@@ -79,15 +79,7 @@ void expect_int8_row(const float* x, const char* row, int64_t n_heads, int64_t w
   }
 }
 
-class KvQ8 : public testing::Test {
- protected:
-  static void SetUpTestSuite() { dir_ = new test::TempDir(); }
-  static void TearDownTestSuite() { delete dir_; }
-  static test::TempDir* dir_;
-  ThreadPool pool_{2};
-  ForwardContext ctx_{pool_};
-};
-test::TempDir* KvQ8::dir_ = nullptr;
+class KvQ8 : public test::KvTypeTest {};
 
 TEST_F(KvQ8, LayerZeroStoresItsF32RowsAsInt8WithOneScalePerHead) {
   for (Arch arch : kGqaArchs) {

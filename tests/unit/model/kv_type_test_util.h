@@ -1,7 +1,10 @@
 #pragma once
 // Forward helpers shared by the KV cache type tests (kv_f16_test, kv_q8_test): the GQA
-// architectures, and a prompt's logits decoded token by token or run as one batch.
+// architectures, a prompt's logits decoded token by token or run as one batch, and the
+// suites' fixture.
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "model_test_util.h"
 
@@ -39,5 +42,15 @@ inline std::vector<float> one_batch(const Model& m, const std::vector<int32_t>& 
   KvCache kv = m.make_kv_cache(1, int64_t(ids.size()), type);
   return one_batch(m, ids, kv, ctx);
 }
+
+// A suite's synth models in one temporary folder, and a 2-thread forward context.
+class KvTypeTest : public testing::Test {
+ protected:
+  static void SetUpTestSuite() { dir_ = new TempDir(); }
+  static void TearDownTestSuite() { delete dir_; }
+  static inline TempDir* dir_ = nullptr;
+  ThreadPool pool_{2};
+  ForwardContext ctx_{pool_};
+};
 
 }  // namespace moxie::test
