@@ -88,7 +88,8 @@ struct Problem {
         char* dst = reinterpret_cast<char*>(rows.data()) + s * *row_bytes;
         std::memcpy(dst, row.data(), size_t(c.n_kv * width));
         std::memcpy(dst + *scales_at, row.data() + c.n_kv * width, size_t(4 * c.n_kv));
-        const float* scale = kv_int8_scales(row.data(), c.n_kv, width);
+        // The copy's scales: aligned, where row's follow an odd number of bytes for odd widths.
+        const float* scale = reinterpret_cast<const float*>(dst + *scales_at);
         for (int64_t i = 0; i < c.n_kv * width; ++i) {
           x[size_t(s * stride + i)] = float(int8_t(row[size_t(i)])) * scale[i / width];
         }
