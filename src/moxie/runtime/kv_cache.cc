@@ -56,8 +56,8 @@ KvCache::KvCache(const KvShape& shape, int64_t n_seq, int64_t n_ctx) : shape_(sh
                 " sequences of " + std::to_string(n_ctx) + " tokens)");
   }
   const int64_t rows = n_seq * shape.n_layer * n_ctx;
-  k_.reset(static_cast<char*>(allocate_huge(uint64_t(rows * k_row_bytes()), "KV cache")));
-  v_.reset(static_cast<char*>(allocate_huge(uint64_t(rows * v_row_bytes()), "KV cache")));
+  k_.reset(new char[size_t(rows * k_row_bytes())]);
+  v_.reset(new char[size_t(rows * v_row_bytes())]);
   length_.assign(size_t(n_seq), 0);
 }
 
