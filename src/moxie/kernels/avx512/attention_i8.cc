@@ -170,22 +170,10 @@ MOXIE_ALWAYS_INLINE __m512i sum_quads(__m512i a0, __m512i a1, __m512i a2, __m512
 }
 
 // Writes scores (lane 4 p + h: head h, position p) to out[h * stride + p] for the n_h valid
-// heads and n_p valid positions; a whole tile as four 128-bit stores.
+// heads and n_p valid positions, put in online_softmax.h's head-major tile order first.
 MOXIE_ALWAYS_INLINE void store_scores(__m512 x, float* out, int64_t stride, int64_t n_h, int64_t n_p) {
   const __m512i by_head = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  const __m512 y = _mm512_permutexvar_ps(by_head, x);  // lane 4 h + p
-  if (n_h == kTile && n_p == kTile) {
-    _mm_storeu_ps(out, _mm512_castps512_ps128(y));
-    _mm_storeu_ps(out + stride, _mm512_extractf32x4_ps(y, 1));
-    _mm_storeu_ps(out + 2 * stride, _mm512_extractf32x4_ps(y, 2));
-    _mm_storeu_ps(out + 3 * stride, _mm512_extractf32x4_ps(y, 3));
-    return;
-  }
-  alignas(64) float r[kLanes];
-  _mm512_store_ps(r, y);
-  for (int64_t h = 0; h < n_h; ++h) {
-    for (int64_t p = 0; p < n_p; ++p) out[h * stride + p] = r[4 * h + p];
-  }
+  store_score_tile(_mm512_permutexvar_ps(by_head, x), out, stride, n_h, n_p);
 }
 
 // Pass 1 tiles are 8 positions (two groups of 4, one 128-bit lane each) by up to 8 heads:
