@@ -7,22 +7,26 @@
 // of int8 rows, 128 MiB of F16, 256 MiB of F32; 4 layers of int8 rows would stay in L3).
 //
 // type:0 caches F32 rows, type:1 F16 rows (the command line's default, `--cache-type f16`),
-// type:2 int8 rows with one scale per head (`--cache-type q8`, runtime/kv_int8.h).
+// type:2 int8 tiles with one scale per position and head (`--cache-type q8`, core/kv_int8.h).
 //
-//   attention/<isa>/pos:N/layout:L/type:T   -> counter kv_GB (K and V bytes read per second)
+// threads:2 splits each layer's kv heads between two threads, as the model's decode does.
+//
+//   attention/<isa>/pos:N/layout:L/type:T/threads:N   -> counter kv_GB (K and V bytes read per second)
 #include <benchmark/benchmark.h>
 
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "moxie/core/half.h"
+#include "moxie/core/thread_pool.h"
 #include "moxie/kernels/api.h"
-#include "moxie/runtime/kv_int8.h"
+#include "moxie/core/kv_int8.h"
 
 namespace {
 
@@ -35,6 +39,7 @@ constexpr int64_t kLayers = 4;         // per iteration
 constexpr int64_t kStoredLayers = 16;  // rotated over by attention()
 constexpr int64_t kRowFloats = kKvHeads * kHeadDim;  // one token's k (or v) row of one layer
 constexpr int64_t kI8RowBytes = moxie::kv_int8_row_bytes(kKvHeads, kHeadDim);
+constexpr int64_t kI8PieceBytes = moxie::kv_int8_piece_bytes(kHeadDim);
 
 // As the KV cache allocates: 2 MiB aligned, transparent huge pages asked for (unless
 // MOXIE_BENCH_SMALL_PAGES is set, to measure what they buy).
@@ -44,21 +49,34 @@ struct HugeBuffer {
     p = static_cast<float*>(std::aligned_alloc(kHuge, bytes));
     if (!std::getenv("MOXIE_BENCH_SMALL_PAGES")) madvise(p, bytes, MADV_HUGEPAGE);
   }
-  ~HugeBuffer() { std::free(p); }
+  ~HugeBuffer() {
+    std::free(p);
+    std::free(i8);
+  }
   // Rewrites the first n elements as F16 (in place: each half is written below the float it
   // came from), for the F16 rows.
   void to_f16() {
     uint16_t* h = reinterpret_cast<uint16_t*>(p);
     for (size_t i = 0; i < n; ++i) h[i] = moxie::fp32_to_fp16(p[i]);
   }
-  // Rewrites the buffer as int8 rows of kKvHeads slices (in place: row r's bytes end before
-  // float row r + 1 begins, and rows are rewritten in order).
-  void to_i8(size_t n_rows) {
-    char* out = reinterpret_cast<char*>(p);
-    for (size_t r = 0; r < n_rows; ++r) {
-      moxie::quantize_kv_int8_row(p + r * kRowFloats, kKvHeads, kHeadDim, out + r * kI8RowBytes);
+  // The rows as the int8 cache holds them (core/kv_int8.h): per layer of n_pos positions, a
+  // head-major region of tiles of 16 positions, into a buffer of its own (2 MiB aligned,
+  // huge pages as above).
+  void to_i8(int64_t n_layers, int64_t n_pos, moxie::KvRole role) {
+    const size_t bytes = (size_t(n_layers * n_pos * kI8RowBytes) + kHuge - 1) / kHuge * kHuge;
+    i8 = static_cast<char*>(std::aligned_alloc(kHuge, bytes));
+    if (!std::getenv("MOXIE_BENCH_SMALL_PAGES")) madvise(i8, bytes, MADV_HUGEPAGE);
+    std::vector<char> row(static_cast<size_t>(kI8RowBytes));
+    for (int64_t s = 0; s < n_layers * n_pos; ++s) {
+      moxie::quantize_kv_int8_row(p + s * kRowFloats, kKvHeads, kHeadDim, row.data());
+      char* region = i8 + s / n_pos * n_pos * kI8RowBytes;
+      char* piece0 = region + s % n_pos / moxie::kKvInt8Tile * kI8PieceBytes;
+      moxie::put_kv_int8_row(role, row.data(), kKvHeads, kHeadDim, piece0, i8_head_stride(n_pos),
+                             s % moxie::kKvInt8Tile);
     }
   }
+  static int64_t i8_head_stride(int64_t n_pos) { return n_pos / moxie::kKvInt8Tile * kI8PieceBytes; }
+  char* i8 = nullptr;
   static constexpr size_t kHuge = size_t(2) << 20;
   float* p;
   size_t n;
@@ -74,11 +92,14 @@ void attention(benchmark::State& state, const KernelTable* kt) {
   const bool f16 = type == 1, i8 = type == 2;
   const size_t elem_bytes = f16 ? 2 : 4;  // I8 rows: kI8RowBytes per row instead
   const int64_t n_calls = layout == 0 ? 1 : kKvHeads, n_kv = layout == 0 ? kKvHeads : 1;
-  const size_t head_offset = layout == 1 ? size_t(n_pos * kHeadDim) : size_t(kHeadDim);
+  const size_t head_offset = layout == 1 ? size_t(n_pos * kHeadDim) : size_t(kHeadDim);  // per kv head
   const size_t layer_floats = size_t(n_pos * kRowFloats);
   HugeBuffer k(kStoredLayers * layer_floats), v(kStoredLayers * layer_floats);
   std::vector<float> q(size_t(kHeads * kHeadDim)), o(size_t(kHeads * kHeadDim));
-  std::vector<float> scratch(size_t(moxie::kernels::attention_scratch_floats(kHeads, kHeadDim)));
+  const int64_t n_threads = state.range(3);
+  moxie::ThreadPool pool{int(n_threads)};
+  const int64_t scratch_per_thread = moxie::kernels::attention_scratch_floats(kHeads, kHeadDim);
+  std::vector<float> scratch(size_t(n_threads * scratch_per_thread));
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (size_t i = 0; i < k.n; ++i) k.p[i] = normal(rng);
@@ -89,43 +110,52 @@ void attention(benchmark::State& state, const KernelTable* kt) {
     v.to_f16();
   }
   if (i8) {
-    k.to_i8(size_t(kStoredLayers * n_pos));
-    v.to_i8(size_t(kStoredLayers * n_pos));
+    k.to_i8(kStoredLayers, n_pos, moxie::KvRole::key);
+    v.to_i8(kStoredLayers, n_pos, moxie::KvRole::value);
   }
   const char* k_base = reinterpret_cast<const char*>(k.p);
   const char* v_base = reinterpret_cast<const char*>(v.p);
+  // Kernel arguments for kv heads [g0, g0 + n_g) of stored layer il (layouts 0 and 2).
+  const auto args_for = [&](int64_t il, int64_t g0, int64_t n_g, float* scratch_of_call) {
+    AttentionArgs a;
+    a.n_kv = n_g;
+    a.n_q = kGroup;
+    a.n_pos = n_pos;
+    a.dk = a.dv = kHeadDim;
+    a.q = q.data() + g0 * kGroup * kHeadDim;
+    a.q_stride = kHeadDim;
+    a.kv_type = f16 ? moxie::DType::F16 : moxie::DType::F32;
+    a.k = k_base + (size_t(il) * layer_floats + size_t(g0) * head_offset) * elem_bytes;
+    a.k_stride = layout == 1 ? kHeadDim : kRowFloats;
+    a.v = v_base + (size_t(il) * layer_floats + size_t(g0) * head_offset) * elem_bytes;
+    a.v_stride = a.k_stride;
+    if (i8) {  // the model's head-major tiles (n_pos a multiple of 16)
+      a.kv_type = moxie::DType::I8;
+      const int64_t head_stride = HugeBuffer::i8_head_stride(n_pos);
+      a.k = k.i8 + il * n_pos * kI8RowBytes + g0 * head_stride;
+      a.v = v.i8 + il * n_pos * kI8RowBytes + g0 * head_stride;
+      a.k_stride = a.v_stride = kI8PieceBytes;
+      a.k_head_stride = a.v_head_stride = head_stride;
+    }
+    a.scale = 0.088f;
+    a.o = o.data() + g0 * kGroup * kHeadDim;
+    a.o_stride = kHeadDim;
+    a.scratch = scratch_of_call;
+    return a;
+  };
   int64_t next_layer = 0;
   for (auto _ : state) {
     for (int64_t l = 0; l < kLayers; ++l) {
       const int64_t il = next_layer++ % kStoredLayers;
-      for (int64_t g = 0; g < n_calls; ++g) {
-        AttentionArgs a;
-        a.n_kv = n_kv;
-        a.n_q = kGroup;
-        a.n_pos = n_pos;
-        a.dk = a.dv = kHeadDim;
-        a.q = q.data() + g * kGroup * kHeadDim;
-        a.q_stride = kHeadDim;
-        a.kv_type = f16 ? moxie::DType::F16 : moxie::DType::F32;
-        a.k = k_base + (size_t(il) * layer_floats + size_t(g) * head_offset) * elem_bytes;
-        a.k_stride = layout == 1 ? kHeadDim : kRowFloats;
-        a.v = v_base + (size_t(il) * layer_floats + size_t(g) * head_offset) * elem_bytes;
-        a.v_stride = a.k_stride;
-        if (i8) {  // layout 0 only: one call per layer over whole rows
-          a.kv_type = moxie::DType::I8;
-          a.k = k_base + size_t(il * n_pos * kI8RowBytes);
-          a.v = v_base + size_t(il * n_pos * kI8RowBytes);
-          a.k_stride = a.v_stride = kI8RowBytes;
-          a.k_scale = moxie::kv_int8_scales(a.k, kKvHeads, kHeadDim);
-          a.v_scale = moxie::kv_int8_scales(a.v, kKvHeads, kHeadDim);
-          a.k_scale_stride = a.v_scale_stride = kI8RowBytes / 4;
-        }
-        a.scale = 0.088f;
-        a.o = o.data() + g * kGroup * kHeadDim;
-        a.o_stride = kHeadDim;
-        a.scratch = scratch.data();
-        kt->attention(a);
+      if (n_threads > 1) {  // as the model's decode: each thread takes its share of kv heads
+        pool.run([&](int ith, int nth) {
+          int64_t g0, g1;
+          moxie::ThreadPool::split(kKvHeads, ith, nth, &g0, &g1);
+          if (g1 > g0) kt->attention(args_for(il, g0, g1 - g0, scratch.data() + ith * scratch_per_thread));
+        });
+        continue;
       }
+      for (int64_t g = 0; g < n_calls; ++g) kt->attention(args_for(il, g * n_kv, n_kv, scratch.data()));
     }
     benchmark::DoNotOptimize(o.data());
   }
@@ -181,14 +211,16 @@ int register_all() {
     if (!kt) continue;
     const std::string name = std::string("attention/") + moxie::kernels::isa_name(isa);
     auto* b = benchmark::RegisterBenchmark(name.c_str(), attention, kt)
-                  ->ArgNames({"pos", "layout", "type"})
+                  ->ArgNames({"pos", "layout", "type", "threads"})
                   ->Unit(benchmark::kMillisecond);
     if (isa == Isa::scalar) {
-      b->Args({1024, 0, 0});
+      b->Args({1024, 0, 0, 1});
       continue;
     }
-    for (int64_t type : {0, 1, 2}) b->Args({256, 0, type})->Args({1024, 0, type})->Args({4096, 0, type});
-    b->Args({4096, 1, 0})->Args({4096, 2, 0});
+    for (int64_t type : {0, 1, 2}) {
+      b->Args({256, 0, type, 1})->Args({1024, 0, type, 1})->Args({4096, 0, type, 1})->Args({4096, 0, type, 2});
+    }
+    b->Args({4096, 1, 0, 1})->Args({4096, 2, 0, 1});
     const std::string unfused = std::string("attention_unfused/") + moxie::kernels::isa_name(isa);
     benchmark::RegisterBenchmark(unfused.c_str(), attention_unfused, kt)
         ->ArgName("pos")

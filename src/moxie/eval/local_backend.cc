@@ -1,7 +1,6 @@
 #include "moxie/eval/local_backend.h"
 
 #include <algorithm>
-#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "moxie/core/error.h"
@@ -20,15 +19,6 @@ std::pair<double, bool> token_logprob(const float* logits, int64_t n_vocab, int3
   const double lp = -negative_log_likelihood(std::span<const float>(logits, size_t(n_vocab)), target);
   const bool greedy = std::max_element(logits, logits + n_vocab) - logits == target;
   return {lp, greedy};
-}
-
-// Copies sequence 0's first n rows of every layer to sequence `to`.
-void copy_prefix(KvCache& kv, int64_t to, int64_t n) {
-  for (int64_t il = 0; il < kv.shape().n_layer; ++il) {
-    std::memcpy(kv.k_data(il, to), kv.k_data(il, 0), size_t(n * kv.k_row_bytes()));
-    std::memcpy(kv.v_data(il, to), kv.v_data(il, 0), size_t(n * kv.v_row_bytes()));
-  }
-  kv.set_length(to, n);
 }
 
 }  // namespace
@@ -91,7 +81,7 @@ ChoiceScores LocalBackend::score_choices(const Prompt& context, const std::vecto
   Batch b;
   b.add_sequence(e.context, 0, 0, false);  // logits of the last context token only
   m.forward(b, kv, fctx, last.data());
-  for (int64_t s = 1; s < n_seq; ++s) copy_prefix(kv, s, n_ctx_tokens);
+  for (int64_t s = 1; s < n_seq; ++s) kv.copy_prefix(0, s, n_ctx_tokens);
 
   b.clear();  // every choice's tokens but its last, each in its own sequence, all logits
   for (size_t i = 0; i < e.continuations.size(); ++i) {

@@ -47,10 +47,13 @@ enum class RopeMode {
 // can read each cached row front to back. Cached rows (k, k2, v) hold kv_type elements, F32,
 // F16 or I8, and their strides and offsets count elements; q, q2 and o are floats. o may alias
 // q (MLA writes o_lat over q_abs): every q row is read before o is written.
-// I8 rows (runtime/kv_int8.h) hold int8 with one float scale per head slice: element d of
-// k_g[s] is k_g[s][d] * k_scale[s * k_scale_stride + g] (v likewise with v_scale); there is
-// no k2 (dk2 = 0). Kernels may round q and the softmax weights to 8 bits as well, so an I8
-// call matches the reference only to int8 precision (kernels/attention_test).
+// I8 caches (core/kv_int8.h) hold tiles of 16 positions instead of rows: kv head g's piece
+// of the tile of positions [16 t, 16 t + 16) is at k + g * k_head_stride + t * k_stride
+// (bytes; v likewise with dv), holding int8 elements in the key (value) order and one float
+// scale per position; there is no k2 (dk2 = 0). Kernels may read a tile's positions past
+// n_pos (never written: any bytes) but weigh them 0. They may round q and the softmax
+// weights to 8 bits as well, so an I8 call matches the reference only to int8 precision
+// (kernels/attention_i8_test).
 // n_kv, n_q, n_pos, dk, dv >= 1.
 // scratch: attention_scratch_floats(n_kv * n_q, dk + dk2) floats.
 inline constexpr int64_t kAttentionChunk = 256;  // positions per softmax chunk
@@ -71,10 +74,7 @@ struct AttentionArgs {
   int64_t k2_stride = 0;
   const void* v = nullptr;
   int64_t v_stride = 0;
-  const float* k_scale = nullptr;  // I8 only (above)
-  int64_t k_scale_stride = 0;      // floats
-  const float* v_scale = nullptr;
-  int64_t v_scale_stride = 0;
+  int64_t k_head_stride = 0, v_head_stride = 0;  // I8 only (above)
   float scale = 1.0f;
   float* o = nullptr;
   int64_t o_stride = 0;

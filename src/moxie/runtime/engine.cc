@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <deque>
 #include <exception>
 #include <span>
@@ -28,17 +27,16 @@ const char* openai_finish_reason(StopCause cause) {
   return "none";
 }
 
+// The blob is [n][n_layer][k row, v row] in the rows' plain form (KvCache::read_row), per
+// token whatever the cache's layout, so a prefix of it is the blob of a prefix of the tokens.
 std::vector<uint8_t> Engine::Loop::pack(int slot, int64_t n) const {
   const int64_t k_bytes = kv.k_row_bytes(), v_bytes = kv.v_row_bytes();
   const int64_t per_token = prefix.bytes_per_token();
   std::vector<uint8_t> blob(size_t(n * per_token));
-  for (int64_t il = 0; il < kv.shape().n_layer; ++il) {
-    const auto* k = static_cast<const uint8_t*>(kv.k_data(il, slot));
-    const auto* v = static_cast<const uint8_t*>(kv.v_data(il, slot));
-    for (int64_t t = 0; t < n; ++t) {
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t il = 0; il < kv.shape().n_layer; ++il) {
       uint8_t* dst = blob.data() + t * per_token + il * (k_bytes + v_bytes);
-      std::memcpy(dst, k + t * k_bytes, size_t(k_bytes));
-      std::memcpy(dst + k_bytes, v + t * v_bytes, size_t(v_bytes));
+      kv.read_row(il, slot, t, dst, dst + k_bytes);
     }
   }
   return blob;
@@ -47,13 +45,10 @@ std::vector<uint8_t> Engine::Loop::pack(int slot, int64_t n) const {
 void Engine::Loop::unpack(const std::vector<uint8_t>& blob, int slot, int64_t n) {
   const int64_t k_bytes = kv.k_row_bytes(), v_bytes = kv.v_row_bytes();
   const int64_t per_token = prefix.bytes_per_token();
-  for (int64_t il = 0; il < kv.shape().n_layer; ++il) {
-    auto* k = static_cast<uint8_t*>(kv.k_data(il, slot));
-    auto* v = static_cast<uint8_t*>(kv.v_data(il, slot));
-    for (int64_t t = 0; t < n; ++t) {
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t il = 0; il < kv.shape().n_layer; ++il) {
       const uint8_t* src = blob.data() + t * per_token + il * (k_bytes + v_bytes);
-      std::memcpy(k + t * k_bytes, src, size_t(k_bytes));
-      std::memcpy(v + t * v_bytes, src + k_bytes, size_t(v_bytes));
+      kv.write_row(il, slot, t, src, src + k_bytes);
     }
   }
   kv.set_length(slot, n);

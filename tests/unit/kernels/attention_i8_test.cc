@@ -1,5 +1,5 @@
 // The decode attention kernels over int8 cached rows (AttentionArgs::kv_type I8, the
-// `--cache-type q8` cache, runtime/kv_int8.h). The reference reads I8 rows exactly (int8 *
+// `--cache-type q8` cache, core/kv_int8.h). The reference reads I8 rows exactly (int8 *
 // scale in double): it must equal itself on F32 rows holding those values. Every SIMD table
 // is then checked against it; they may round q and the softmax weights to 8 bits (api.h), so
 // the bound is int8-sized, not float-sized: the worst error found is printed.

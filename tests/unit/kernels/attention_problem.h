@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "moxie/core/half.h"
-#include "moxie/runtime/kv_int8.h"
+#include "moxie/core/kv_int8.h"
 #include "unit/kernels/elementwise_test_util.h"
 
 namespace moxie::kernels::testing {
@@ -30,10 +30,9 @@ struct Problem {
   Case c;
   std::vector<float> q, q2, k, k2, v, o, scratch;
   std::vector<uint16_t> k16, k2_16, v16;  // F16 copies of k, k2, v, filled by to_f16()
-  // I8 rows of k and v, filled by to_i8(): per row, n_kv slices of int8 (plus pad bytes,
-  // rounded up to 4) then n_kv float scales, as runtime/kv_int8.h lays a cache row out.
+  // I8 tiles of k and v (core/kv_int8.h), filled by to_i8().
   std::vector<float> k8, v8;  // float storage keeps the scales aligned
-  int64_t k8_row_bytes = 0, v8_row_bytes = 0, k8_scales_at = 0, v8_scales_at = 0;
+  int64_t k8_piece_stride = 0, v8_piece_stride = 0, k8_head_stride = 0, v8_head_stride = 0;  // bytes
   int64_t q_stride, q2_stride, k_stride, k2_stride, v_stride, o_stride;
 
   Problem(const Case& cs, uint32_t seed) : c(cs) {
@@ -74,29 +73,35 @@ struct Problem {
     round(v, v16);
   }
 
-  // Rounds k and v to int8 rows (runtime/kv_int8.h) and makes args() pass them; the float
-  // copies are replaced by the values the rows hold (int8 * scale, rounded to float).
+  // Rounds k and v to int8 (core/kv_int8.h) into head-major tiles of 16 positions and makes
+  // args() pass them; the float copies are replaced by the values the tiles hold (int8 *
+  // scale, rounded to float). A tile's unused positions (past n_pos) hold 0xFF bytes: int8 -1
+  // and NaN scales, which a kernel must weigh 0. pad > 0 leaves a gap of 64-byte lines after
+  // each piece and after each kv head's pieces.
   void to_i8() {
-    const auto quantize = [&](std::vector<float>& x, int64_t width, int64_t stride, std::vector<float>& rows,
-                              int64_t* row_bytes, int64_t* scales_at) {
-      *scales_at = (c.n_kv * width + c.pad + 3) / 4 * 4;
-      *row_bytes = *scales_at + 4 * c.n_kv;
-      rows.assign(size_t(c.n_pos * *row_bytes / 4), 0.0f);
+    const auto quantize = [&](std::vector<float>& x, int64_t width, int64_t stride, KvRole role,
+                              std::vector<float>& pieces, int64_t* piece_stride, int64_t* head_stride) {
+      const int64_t gap = (c.pad * 4 + 63) / 64 * 64;
+      const int64_t n_tiles = (c.n_pos + kKvInt8Tile - 1) / kKvInt8Tile;
+      *piece_stride = kv_int8_piece_bytes(width) + gap;
+      *head_stride = n_tiles * *piece_stride + gap;
+      pieces.assign(size_t((c.n_kv * *head_stride + 3) / 4), 0.0f);
+      std::memset(pieces.data(), 0xFF, pieces.size() * sizeof(float));
       std::vector<char> row(size_t(kv_int8_row_bytes(c.n_kv, width)));
+      std::vector<float> scale(size_t(c.n_kv));
       for (int64_t s = 0; s < c.n_pos; ++s) {
         quantize_kv_int8_row(&x[size_t(s * stride)], c.n_kv, width, row.data());
-        char* dst = reinterpret_cast<char*>(rows.data()) + s * *row_bytes;
-        std::memcpy(dst, row.data(), size_t(c.n_kv * width));
-        std::memcpy(dst + *scales_at, row.data() + c.n_kv * width, size_t(4 * c.n_kv));
-        // The copy's scales: aligned, where row's follow an odd number of bytes for odd widths.
-        const float* scale = reinterpret_cast<const float*>(dst + *scales_at);
+        char* piece0 = reinterpret_cast<char*>(pieces.data()) + s / kKvInt8Tile * *piece_stride;
+        put_kv_int8_row(role, row.data(), c.n_kv, width, piece0, *head_stride, s % kKvInt8Tile);
+        // The row's scales follow an odd number of bytes for odd widths: copied out, not loaded.
+        std::memcpy(scale.data(), row.data() + c.n_kv * width, scale.size() * sizeof(float));
         for (int64_t i = 0; i < c.n_kv * width; ++i) {
-          x[size_t(s * stride + i)] = float(int8_t(row[size_t(i)])) * scale[i / width];
+          x[size_t(s * stride + i)] = float(int8_t(row[size_t(i)])) * scale[size_t(i / width)];
         }
       }
     };
-    quantize(k, c.dk, k_stride, k8, &k8_row_bytes, &k8_scales_at);
-    quantize(v, c.dv, v_stride, v8, &v8_row_bytes, &v8_scales_at);
+    quantize(k, c.dk, k_stride, KvRole::key, k8, &k8_piece_stride, &k8_head_stride);
+    quantize(v, c.dv, v_stride, KvRole::value, v8, &v8_piece_stride, &v8_head_stride);
   }
 
   AttentionArgs args() {
@@ -126,13 +131,11 @@ struct Problem {
     if (!k8.empty()) {
       a.kv_type = DType::I8;
       a.k = k8.data();
-      a.k_stride = k8_row_bytes;
-      a.k_scale = reinterpret_cast<const float*>(reinterpret_cast<const char*>(k8.data()) + k8_scales_at);
-      a.k_scale_stride = k8_row_bytes / 4;
+      a.k_stride = k8_piece_stride;
+      a.k_head_stride = k8_head_stride;
       a.v = v8.data();
-      a.v_stride = v8_row_bytes;
-      a.v_scale = reinterpret_cast<const float*>(reinterpret_cast<const char*>(v8.data()) + v8_scales_at);
-      a.v_scale_stride = v8_row_bytes / 4;
+      a.v_stride = v8_piece_stride;
+      a.v_head_stride = v8_head_stride;
     }
     a.scale = float(1.0 / std::sqrt(double(c.dk + c.dk2)));
     a.o = o.data();

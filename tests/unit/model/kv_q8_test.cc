@@ -1,15 +1,17 @@
 // The int8 KV cache (`--cache-type q8`, DType::I8), on synthetic F32 models of every GQA
 // architecture:
-//   - what layer 0 stores is its F32 rows in the documented format (runtime/kv_int8.h):
-//     int8 head slices, then one float scale per slice, scale = max |x| / 127, each element
-//     within half a scale of its float. Layer 0's k and v do not depend on the cache type, so
-//     the F32 cache's rows are the exact input; the check below is written from the format's
-//     description, not from quantize_kv_int8_row;
+//   - what layer 0 stores is its F32 rows in the documented format (core/kv_int8.h): tiles
+//     of 16 positions, one piece per kv head of int8 elements in the key (value) order and
+//     then 16 float scales, the region head-major (kv head g's pieces of every tile, then
+//     g + 1's), scale = max |x| / 127, each element within half a scale of its float.
+//     Layer 0's k and v do not depend on the cache type, so the F32 cache's rows are the
+//     exact input; the check below reads the pieces at offsets written from the format's
+//     description, not through quantize_kv_int8_row, kv_int8_offset or get_kv_int8_row;
 //   - decoding token by token gives bit for bit the logits of one batch over the same tokens;
 //   - the logits stay within a measured distance of the F32 cache's, and differ from them
 //     (compared where both routed every token to the same experts);
-//   - the cache takes n_head_kv * (head_dim + 4) bytes per row, and an MLA model keeps its
-//     F32 latents when q8 is asked.
+//   - the cache takes n_head_kv * (head_dim + 4) bytes per row, in whole tiles of 16 rows,
+//     and an MLA model keeps its F32 latents when q8 is asked.
 // The F32-cache oracle is moxie's own forward, which model_golden_test checks against numpy.
 #include <gtest/gtest.h>
 
@@ -51,15 +53,31 @@ std::vector<float> one_batch_routed(const Model& m, const std::vector<int32_t>& 
   return logits;
 }
 
-// Checks one stored int8 row (n_heads slices of width) against the floats it was made from:
-// elements first, then the scales; each scale is the slice's max |x| / 127, the largest
-// element is +-127, and every element is within half a scale of its float.
-void expect_int8_row(const float* x, const char* row, int64_t n_heads, int64_t width, const std::string& what) {
+// Where core/kv_int8.h puts element d of tile position p (0 <= p < 16) in a kv head's piece
+// of width elements, written from its description: keys keep 4 dims of all 16 positions per
+// 64 bytes, values 4 positions of each dim per 4 bytes. The scales follow the 16 * width
+// elements, one float per position.
+int64_t key_byte(int64_t p, int64_t d) { return (d / 4 * 16 + p) * 4 + d % 4; }
+int64_t value_byte(int64_t width, int64_t p, int64_t d) { return (p / 4 * width + d) * 4 + p % 4; }
+
+// Checks one position's stored int8 slices against the floats they were made from: x is the
+// position's row (n_heads slices of width), region its layer's cached pieces of 16 * (width +
+// 4) bytes, head-major: head h's piece of tile t at h * head_bytes + t * 16 * (width + 4),
+// where head_bytes holds the region's n_tiles pieces of one head. Each scale is the slice's
+// max |x| / 127, the largest element is +-127, and every element is within half a scale of
+// its float.
+void expect_int8_row(const float* x, const char* region, int64_t n_tiles, int64_t pos, bool key, int64_t n_heads,
+                     int64_t width, const std::string& what) {
+  const int64_t p = pos % 16, piece_bytes = 16 * (width + 4), head_bytes = n_tiles * piece_bytes;
   for (int64_t h = 0; h < n_heads; ++h) {
     const float* xs = x + h * width;
-    const auto* q = reinterpret_cast<const int8_t*>(row) + h * width;
+    const char* piece = region + h * head_bytes + pos / 16 * piece_bytes;
+    std::vector<int> q(static_cast<size_t>(width));
+    for (int64_t d = 0; d < width; ++d) {
+      q[size_t(d)] = int8_t(piece[key ? key_byte(p, d) : value_byte(width, p, d)]);
+    }
     float scale;
-    std::memcpy(&scale, row + n_heads * width + h * int64_t(sizeof(float)), sizeof scale);
+    std::memcpy(&scale, piece + 16 * width + p * int64_t(sizeof(float)), sizeof scale);
     double max_abs = 0;
     int64_t arg_max = 0;
     for (int64_t d = 0; d < width; ++d) {
@@ -70,10 +88,10 @@ void expect_int8_row(const float* x, const char* row, int64_t n_heads, int64_t w
     }
     ASSERT_GT(max_abs, 0.0) << what << " head " << h << ": an all-zero slice in a synthetic model";
     ASSERT_NEAR(scale, max_abs / 127.0, 1e-6 * max_abs / 127.0) << what << " head " << h << ": scale";
-    ASSERT_EQ(std::abs(int(q[arg_max])), 127) << what << " head " << h << ": the largest element";
+    ASSERT_EQ(std::abs(q[size_t(arg_max)]), 127) << what << " head " << h << ": the largest element";
     for (int64_t d = 0; d < width; ++d) {
-      ASSERT_LE(std::fabs(double(q[d]) * scale - double(xs[d])), 0.5 * scale * (1 + 1e-5))
-          << what << " head " << h << " element " << d << ": " << xs[d] << " stored as " << int(q[d]) << " * "
+      ASSERT_LE(std::fabs(double(q[size_t(d)]) * scale - double(xs[d])), 0.5 * scale * (1 + 1e-5))
+          << what << " head " << h << " element " << d << ": " << xs[d] << " stored as " << q[size_t(d)] << " * "
           << scale;
     }
   }
@@ -81,25 +99,29 @@ void expect_int8_row(const float* x, const char* row, int64_t n_heads, int64_t w
 
 class KvQ8 : public test::KvTypeTest {};
 
-TEST_F(KvQ8, LayerZeroStoresItsF32RowsAsInt8WithOneScalePerHead) {
+// 20 positions: a whole tile and part of a second.
+TEST_F(KvQ8, LayerZeroStoresItsF32RowsAsInt8TilesWithOneScalePerHead) {
   for (Arch arch : kGqaArchs) {
     const std::string path = test::synth_model(*dir_, arch, "tiny", DType::F32, 17);
     const auto m = Model::open(path);
     const ModelConfig& c = m->config();
-    const std::vector<int32_t> ids = test::prompt_tokens(12, c.n_vocab, 9);
+    const std::vector<int32_t> ids = test::prompt_tokens(20, c.n_vocab, 9);
     KvCache f32 = m->make_kv_cache(1, int64_t(ids.size()), DType::F32);
     KvCache q8 = m->make_kv_cache(1, int64_t(ids.size()), DType::I8);
     one_batch(*m, ids, f32, ctx_);
     one_batch(*m, ids, q8, ctx_);
     ASSERT_EQ(q8.k_row_bytes(), c.n_head_kv * (c.head_dim_k + 4)) << path;
     ASSERT_EQ(q8.v_row_bytes(), c.n_head_kv * (c.head_dim_v + 4)) << path;
-    const auto* k_rows = static_cast<const char*>(q8.k_data(0, 0));
-    const auto* v_rows = static_cast<const char*>(q8.v_data(0, 0));
+    const int64_t n_tiles = 2;  // 20 positions' capacity: a whole tile and part of a second
+    ASSERT_EQ(q8.k_head_stride(), n_tiles * 16 * (c.head_dim_k + 4)) << path;
+    ASSERT_EQ(q8.v_head_stride(), n_tiles * 16 * (c.head_dim_v + 4)) << path;
+    const auto* k_region = static_cast<const char*>(q8.k_data(0, 0));
+    const auto* v_region = static_cast<const char*>(q8.v_data(0, 0));
     for (int64_t pos = 0; pos < int64_t(ids.size()); ++pos) {
       const std::string at = path + " position " + std::to_string(pos);
-      expect_int8_row(f32.k(0, 0) + pos * c.n_head_kv * c.head_dim_k, k_rows + pos * q8.k_row_bytes(), c.n_head_kv,
+      expect_int8_row(f32.k(0, 0) + pos * c.n_head_kv * c.head_dim_k, k_region, n_tiles, pos, true, c.n_head_kv,
                       c.head_dim_k, at + " k");
-      expect_int8_row(f32.v(0, 0) + pos * c.n_head_kv * c.head_dim_v, v_rows + pos * q8.v_row_bytes(), c.n_head_kv,
+      expect_int8_row(f32.v(0, 0) + pos * c.n_head_kv * c.head_dim_v, v_region, n_tiles, pos, false, c.n_head_kv,
                       c.head_dim_v, at + " v");
     }
   }
@@ -152,7 +174,7 @@ TEST_F(KvQ8, DecodingEqualsOneBatchAndStaysNearF32) {
   }
 }
 
-TEST_F(KvQ8, RowsTakeWidthPlusFourBytesPerHeadAndMlaKeepsF32) {
+TEST_F(KvQ8, RowsTakeWidthPlusFourBytesPerHeadInWholeTilesAndMlaKeepsF32) {
   for (Arch arch : kGqaArchs) {
     const auto m = Model::open(test::synth_model(*dir_, arch, "tiny", DType::F32, 3));
     const ModelConfig& c = m->config();
@@ -163,8 +185,10 @@ TEST_F(KvQ8, RowsTakeWidthPlusFourBytesPerHeadAndMlaKeepsF32) {
     // Per token and layer: n_head_kv int8 k slices and v slices, and a float scale for each.
     const int64_t per_token = c.n_layer * c.n_head_kv * (c.head_dim_k + 4 + c.head_dim_v + 4);
     EXPECT_EQ(KvCache::bytes_per_token(s), per_token) << arch_name(arch);
-    EXPECT_EQ(m->make_kv_cache(2, 8, DType::I8).size_bytes(), 2 * 8 * per_token) << arch_name(arch);
-    EXPECT_LT(m->make_kv_cache(2, 8, DType::I8).size_bytes(), m->make_kv_cache(2, 8, DType::F16).size_bytes());
+    // Whole tiles of 16 tokens per sequence.
+    EXPECT_EQ(m->make_kv_cache(2, 32, DType::I8).size_bytes(), 2 * 32 * per_token) << arch_name(arch);
+    EXPECT_EQ(m->make_kv_cache(2, 8, DType::I8).size_bytes(), 2 * 16 * per_token) << arch_name(arch);
+    EXPECT_LT(m->make_kv_cache(2, 32, DType::I8).size_bytes(), m->make_kv_cache(2, 32, DType::F16).size_bytes());
   }
   const auto mla = Model::open(test::synth_model(*dir_, Arch::deepseek2, "tiny", DType::F32, 3));
   EXPECT_EQ(mla->kv_shape(DType::I8).type, DType::F32);

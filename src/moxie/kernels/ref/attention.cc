@@ -1,7 +1,7 @@
 // Scalar reference of the decode attention kernel (api.h, AttentionArgs): the oracle the
 // SIMD versions are tested against. Dots, softmax and the weighted sum of V run in double,
-// head by head, straight from the definition; F16 cached rows are widened exactly, I8 rows
-// multiplied by their scales exactly (no rounding of q or of the weights).
+// head by head, straight from the definition; F16 cached rows are widened exactly, I8 tiles'
+// elements multiplied by their scales exactly (no rounding of q or of the weights).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -9,30 +9,38 @@
 
 #include "moxie/core/half.h"
 #include "moxie/kernels/registry.h"
+#include "moxie/core/kv_int8.h"
 
 namespace moxie::kernels {
 namespace {
 
-// One kv head's slice of a cached row: its elements and, for I8 rows, their scale.
+// One kv head's slice of a cached row: its elements (F32, F16) or, for I8 tiles, the piece
+// holding it, its position in the tile, its role and its scale.
 struct Slice {
   DType type;
   const void* x;
+  int64_t width = 0, p = 0;
+  KvRole role = KvRole::key;
   double scale = 1.0;
 };
 
 // Element i of a cached slice, exactly (F16 widened, I8 times its scale, in double).
 double cached(const Slice& r, int64_t i) {
   if (r.type == DType::F16) return double(fp16_to_fp32(static_cast<const uint16_t*>(r.x)[i]));
-  if (r.type == DType::I8) return double(static_cast<const int8_t*>(r.x)[i]) * r.scale;
+  if (r.type == DType::I8) {
+    return double(static_cast<const int8_t*>(r.x)[kv_int8_offset(r.role, r.width, r.p, i)]) * r.scale;
+  }
   return double(static_cast<const float*>(r.x)[i]);
 }
 
-// Head g's slice of the cached row of position s: base + s * stride + g * width elements.
-Slice slice(DType type, const void* base, int64_t stride, int64_t g, int64_t width, int64_t s,
-            const float* scales, int64_t scale_stride) {
-  Slice r{type, static_cast<const char*>(base) + row_bytes(type, s * stride + g * width)};
-  if (type == DType::I8) r.scale = double(scales[s * scale_stride + g]);
-  return r;
+// Head g's slice of position s: F32/F16 rows at base + s * stride + g * width elements; I8
+// pieces at base + g * head_stride + s / 16 * stride bytes (core/kv_int8.h).
+Slice slice(DType type, const void* base, int64_t stride, int64_t head_stride, int64_t g, int64_t width, int64_t s,
+            KvRole role) {
+  if (type != DType::I8) return {type, static_cast<const char*>(base) + row_bytes(type, s * stride + g * width)};
+  const char* piece = static_cast<const char*>(base) + g * head_stride + s / kKvInt8Tile * stride;
+  const int64_t p = s % kKvInt8Tile;
+  return {type, piece, width, p, role, double(kv_int8_piece_scales(piece, width)[p])};
 }
 
 double dot_double(const float* q, const Slice& k, int64_t n) {
@@ -51,9 +59,9 @@ void attention_ref(const AttentionArgs& a) {
     const int64_t g = i / a.n_q;  // kv head
     double max = -std::numeric_limits<double>::infinity();
     for (int64_t s = 0; s < a.n_pos; ++s) {
-      double dot = dot_double(a.q + i * a.q_stride, slice(a.kv_type, a.k, a.k_stride, g, a.dk, s, a.k_scale, a.k_scale_stride), a.dk);
+      double dot = dot_double(a.q + i * a.q_stride, slice(a.kv_type, a.k, a.k_stride, a.k_head_stride, g, a.dk, s, KvRole::key), a.dk);
       if (a.dk2 > 0) {
-        dot += dot_double(a.q2 + i * a.q2_stride, slice(a.kv_type, a.k2, a.k2_stride, g, a.dk2, s, nullptr, 0), a.dk2);
+        dot += dot_double(a.q2 + i * a.q2_stride, slice(a.kv_type, a.k2, a.k2_stride, 0, g, a.dk2, s, KvRole::key), a.dk2);
       }
       p[size_t(s)] = double(a.scale) * dot;
       max = std::max(max, p[size_t(s)]);
@@ -62,7 +70,7 @@ void attention_ref(const AttentionArgs& a) {
     for (double& x : p) sum += (x = std::exp(x - max));
     std::fill(o.begin(), o.end(), 0.0);
     for (int64_t s = 0; s < a.n_pos; ++s) {
-      const Slice v = slice(a.kv_type, a.v, a.v_stride, g, a.dv, s, a.v_scale, a.v_scale_stride);
+      const Slice v = slice(a.kv_type, a.v, a.v_stride, a.v_head_stride, g, a.dv, s, KvRole::value);
       for (int64_t d = 0; d < a.dv; ++d) o[size_t(d)] += p[size_t(s)] * cached(v, d);
     }
     for (int64_t d = 0; d < a.dv; ++d) out[size_t(i * a.dv + d)] = float(o[size_t(d)] / sum);

@@ -4,14 +4,15 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
+#include "moxie/core/kv_int8.h"
 #include "moxie/core/thread_pool.h"
 #include "moxie/kernels/api.h"
 #include "moxie/model/forward_pass.h"
 #include "moxie/model/layers/linear.h"
 #include "moxie/model/layers/rope.h"
 #include "moxie/model/weights.h"
-#include "moxie/runtime/kv_int8.h"
 
 namespace moxie {
 namespace {
@@ -28,36 +29,49 @@ Dims dims_of(const ModelConfig& c) {
   return {c.n_head, c.n_head_kv, c.head_dim_k, c.head_dim_v, c.n_head / c.n_head_kv};
 }
 
-// Writes one row of n_kv head slices of width floats into a cache row of the cache's type.
-void store_row(const kernels::KernelTable& kt, DType type, const float* x, int64_t n_kv, int64_t width,
-               void* dst) {
+// Writes one row of n_kv head slices of width floats into a cache row of type F32 or F16.
+void store_float_row(const kernels::KernelTable& kt, DType type, const float* x, int64_t n_kv, int64_t width,
+                     void* dst) {
   if (type == DType::F16) {
     kt.to_f16(x, static_cast<uint16_t*>(dst), n_kv * width);
-  } else if (type == DType::I8) {
-    quantize_kv_int8_row(x, n_kv, width, dst);
   } else {
     std::memcpy(dst, x, size_t(n_kv * width) * sizeof(float));
   }
 }
 
-// Writes every token's k and v rows into its sequence's slot at its position.
+// Writes every token's k and v rows into its sequence's slot at its position. An I8 cache
+// keeps tiles (core/kv_int8.h): rows are rounded to their plain form here and put into their
+// tile by the cache.
 void store_kv(ForwardPass& p, int64_t il, const Dims& d, const float* k, const float* v) {
   const DType type = p.kv.shape().type;
+  if (type == DType::I8) {
+    thread_local std::vector<char> plain;  // [k row][v row], grown once per shape
+    const int64_t k_bytes = p.kv.k_row_bytes();
+    plain.resize(size_t(k_bytes + p.kv.v_row_bytes()));
+    for (int64_t t = 0; t < p.n_tok; ++t) {
+      const BatchToken& bt = p.batch.tokens[size_t(t)];
+      quantize_kv_int8_row(k + t * d.k_row(), d.n_kv, d.dk, plain.data());
+      quantize_kv_int8_row(v + t * d.v_row(), d.n_kv, d.dv, plain.data() + k_bytes);
+      p.kv.write_row(il, bt.seq, bt.pos, plain.data(), plain.data() + k_bytes);
+    }
+    return;
+  }
   for (int64_t t = 0; t < p.n_tok; ++t) {
     const BatchToken& bt = p.batch.tokens[size_t(t)];
     char* k_rows = static_cast<char*>(p.kv.k_data(il, bt.seq));
     char* v_rows = static_cast<char*>(p.kv.v_data(il, bt.seq));
-    store_row(p.kt, type, k + t * d.k_row(), d.n_kv, d.dk, k_rows + bt.pos * p.kv.k_row_bytes());
-    store_row(p.kt, type, v + t * d.v_row(), d.n_kv, d.dv, v_rows + bt.pos * p.kv.v_row_bytes());
+    store_float_row(p.kt, type, k + t * d.k_row(), d.n_kv, d.dk, k_rows + bt.pos * p.kv.k_row_bytes());
+    store_float_row(p.kt, type, v + t * d.v_row(), d.n_kv, d.dv, v_rows + bt.pos * p.kv.v_row_bytes());
   }
 }
 
-// A sequence's cached rows of one layer: element type, bases and row sizes in bytes.
+// A sequence's cached rows of one layer: element type, regions (kv_cache.h) and, for I8, the
+// bytes from one kv head's pieces to the next's (the regions are head-major).
 struct CachedRows {
   DType type;
   const void* k;
   const void* v;
-  int64_t k_row_bytes, v_row_bytes;
+  int64_t k_head_stride, v_head_stride;
 };
 
 // The address of element i of cached rows of type elements.
@@ -80,17 +94,18 @@ void attend_kv_heads(const kernels::KernelTable& kt, const Dims& d, const float*
   a.q = q + g0 * d.group * d.dk;
   a.q_stride = d.dk;
   a.kv_type = rows.type;
-  a.k = element(rows.type, rows.k, g0 * d.dk);
-  a.k_stride = d.k_row();
-  a.v = element(rows.type, rows.v, g0 * d.dv);
-  a.v_stride = d.v_row();
-  if (rows.type == DType::I8) {  // int8 elements, then one scale per kv head (kv_int8.h)
-    a.k_stride = rows.k_row_bytes;
-    a.v_stride = rows.v_row_bytes;
-    a.k_scale = kv_int8_scales(rows.k, d.n_kv, d.dk) + g0;
-    a.v_scale = kv_int8_scales(rows.v, d.n_kv, d.dv) + g0;
-    a.k_scale_stride = rows.k_row_bytes / int64_t(sizeof(float));
-    a.v_scale_stride = rows.v_row_bytes / int64_t(sizeof(float));
+  if (rows.type == DType::I8) {  // kv head g0's piece of tile 0; strides in bytes (kernels/api.h)
+    a.k = static_cast<const char*>(rows.k) + g0 * rows.k_head_stride;
+    a.k_stride = kv_int8_piece_bytes(d.dk);
+    a.k_head_stride = rows.k_head_stride;
+    a.v = static_cast<const char*>(rows.v) + g0 * rows.v_head_stride;
+    a.v_stride = kv_int8_piece_bytes(d.dv);
+    a.v_head_stride = rows.v_head_stride;
+  } else {
+    a.k = element(rows.type, rows.k, g0 * d.dk);
+    a.k_stride = d.k_row();
+    a.v = element(rows.type, rows.v, g0 * d.dv);
+    a.v_stride = d.v_row();
   }
   a.scale = scale;
   a.o = o + g0 * d.group * d.dv;
@@ -119,7 +134,7 @@ void attend_all(ForwardPass& p, int64_t il, const Dims& d, const float* q, float
       const int64_t t = p.n_tok - 1 - i / n_chunks, g0 = (i % n_chunks) * chunk;
       const BatchToken& bt = p.batch.tokens[size_t(t)];
       const CachedRows rows{p.kv.shape().type, p.kv.k_data(il, bt.seq), p.kv.v_data(il, bt.seq),
-                            p.kv.k_row_bytes(), p.kv.v_row_bytes()};
+                            p.kv.k_head_stride(), p.kv.v_head_stride()};
       attend_kv_heads(p.kt, d, q + t * d.q_row(), rows, g0, std::min(chunk, d.n_kv - g0), bt.pos + 1, scale,
                       scratch + ith * per_thread, heads + t * d.n_head * d.dv);
     }
