@@ -19,10 +19,6 @@ void quantize_kv_int8_row(const float* x, int64_t n_groups, int64_t width, void*
   }
 }
 
-}  // namespace moxie
-
-namespace moxie {
-
 void put_kv_int8_row(KvRole role, const void* row, int64_t n_groups, int64_t width, void* piece0,
                      int64_t head_stride, int64_t p) {
   const auto* q = static_cast<const int8_t*>(row);

@@ -55,7 +55,6 @@ constexpr int64_t kVBlockRows = 16;
 
 int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-
 // How far ahead each pass touches, and further ahead prefetches, the rows it will read (see
 // the header).
 constexpr int64_t kTouchAheadRows = 16;
@@ -98,6 +97,23 @@ MOXIE_ALWAYS_INLINE void dot_tile(const float* const* q, const T* const* k, int6
     for (int p = 0; p < kTile; ++p) {
       for (int h = 0; h < kTile; ++h) acc[4 * p + h] = _mm512_fmadd_ps(kv[p], qv[h], acc[4 * p + h]);
     }
+  }
+}
+
+// Writes a tile's scores (128-bit lane h: head h's 4 positions) to out[h * stride + p], for
+// the n_h valid heads and n_p valid positions; a whole tile as four 128-bit stores.
+MOXIE_ALWAYS_INLINE void store_score_tile(__m512 sums, float* out, int64_t stride, int64_t n_h, int64_t n_p) {
+  if (n_h == kTile && n_p == kTile) {
+    _mm_storeu_ps(out, _mm512_castps512_ps128(sums));
+    _mm_storeu_ps(out + stride, _mm512_extractf32x4_ps(sums, 1));
+    _mm_storeu_ps(out + 2 * stride, _mm512_extractf32x4_ps(sums, 2));
+    _mm_storeu_ps(out + 3 * stride, _mm512_extractf32x4_ps(sums, 3));
+    return;
+  }
+  float r[kLanes];
+  _mm512_storeu_ps(r, sums);
+  for (int64_t h = 0; h < n_h; ++h) {
+    for (int64_t p = 0; p < n_p; ++p) out[h * stride + p] = r[4 * h + p];
   }
 }
 

@@ -26,11 +26,13 @@
 // bench/kernels/attention_bench, 4 layers x 4096 positions of Qwen3-30B-A3B's heads from DRAM:
 // 0.99 ms at 1 thread and 0.57 ms at 2 against 1.47 and 0.83 ms for the previous kernel over
 // one int8 row per position (which transposed 4 rows' K slices per step and interleaved V
-// rows in L1); with its rows in cache (1024 positions) 0.20 against 0.30 ms.
+// rows in L1); with its rows in cache (1024 positions) 0.17-0.18 against 0.30 ms.
 #include <immintrin.h>
 #include <stdint.h>
 
-#include <vector>
+#include <stdlib.h>
+
+#include <new>
 
 #include "moxie/core/kv_int8.h"
 #include "moxie/kernels/avx512/attention_i8.h"
@@ -53,6 +55,13 @@ constexpr int64_t kBlock = 64;          // pass 2: positions per weight scale
 int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+// The tile layout's sizes (core/kv_int8.h), computed here rather than by its inline
+// functions: registry.h's rule for files compiled with instruction-set flags.
+int64_t piece_bytes(int64_t width) { return kTile * (width + 4); }
+const float* piece_scales(const char* piece, int64_t width) {
+  return reinterpret_cast<const float*>(piece + kTile * width);
+}
+
 // acc += VPDPBUSD(u8, s8): for each 32-bit lane, the sum of 4 byte products. Written as asm
 // with acc read and written in one register: with the intrinsic, GCC 12 copied every
 // accumulator to a new register (and spilled some) on each loop iteration.
@@ -74,7 +83,7 @@ struct Work {
   int32_t* q8;      // [n_heads][dk / 4]: head i's int8 query, 4 dims per int32
   int32_t* q_bias;  // [n_heads]: 128 * sum of head i's int8 q
   float* q_scale;   // [n_heads]: scale * head i's q scale
-  float* sc;        // [n_heads][chunk] scores, then e^(score - max)
+  float* sc;        // [n_q][chunk] the current kv head's scores, then e^(score - max)
   float *m, *l;     // [n_heads] running max and sum
   uint8_t* w8;      // [kHeadTile][kBlock] one head tile's rounded weights of one block
   float* w_scale;   // [kHeadTile]
@@ -82,23 +91,40 @@ struct Work {
   float* o;         // [n_heads][dvp]
 };
 
-// Carves Work out of a thread-local arena of 64-byte aligned pieces.
+// A thread's working memory, grown as calls need and freed when the thread exits. Not a
+// std::vector: files compiled with instruction-set flags instantiate no std templates
+// (registry.h).
+struct Arena {
+  char* p = nullptr;
+  int64_t bytes = 0;
+  ~Arena() { free(p); }
+  char* get(int64_t n) {  // 64-byte aligned
+    if (n > bytes) {
+      free(p);
+      bytes = round_up(n, 64);
+      p = static_cast<char*>(aligned_alloc(64, size_t(bytes)));
+      if (p == nullptr) throw std::bad_alloc();
+    }
+    return p;
+  }
+};
+
+// Carves Work out of the thread's arena, in 64-byte aligned pieces.
 Work make_work(const AttentionArgs& a) {
-  static thread_local std::vector<char> arena;
+  static thread_local Arena arena;
   Work w;
   w.n_heads = a.n_kv * a.n_q;
   w.chunk = min64(kAttentionChunk, a.n_pos);
   w.dvp = round_up(a.dv, kBytes);
-  w.piece_k = kv_int8_piece_bytes(a.dk);
-  w.piece_v = kv_int8_piece_bytes(a.dv);
-  const int64_t sizes[] = {w.n_heads * a.dk, w.n_heads * 4,  w.n_heads * 4,         w.n_heads * w.chunk * 4,
+  w.piece_k = piece_bytes(a.dk);
+  w.piece_v = piece_bytes(a.dv);
+  const int64_t sizes[] = {w.n_heads * a.dk, w.n_heads * 4,  w.n_heads * 4,         a.n_q * w.chunk * 4,
                            w.n_heads * 4,    w.n_heads * 4,  kHeadTile * kBlock,    kHeadTile * 4,
                            kBlock * 4,       w.n_heads * w.dvp * 4};
   constexpr int kPieces = sizeof sizes / sizeof sizes[0];
-  int64_t total = 64;
+  int64_t total = 0;
   for (int64_t s : sizes) total += round_up(s, 64);
-  if (int64_t(arena.size()) < total) arena.resize(size_t(total));
-  char* p = arena.data() + (64 - reinterpret_cast<uintptr_t>(arena.data()) % 64) % 64;
+  char* p = arena.get(total);
   void* piece[kPieces];
   for (int i = 0; i < kPieces; ++i) {
     piece[i] = p;
@@ -152,7 +178,7 @@ void score_tile(const AttentionArgs& a, const Work& w, const char* piece, int64_
     const __m512i k = _mm512_xor_si512(_mm512_loadu_si512(piece + j * kBytes), flip);
     for (int h = 0; h < NH; ++h) acc[h] = dpbusd_bcast(acc[h], k, q[h] + j);
   }
-  const __m512 k_scale = _mm512_loadu_ps(kv_int8_piece_scales(piece, a.dk));
+  const __m512 k_scale = _mm512_loadu_ps(piece_scales(piece, a.dk));
   const __mmask16 valid = tail_mask(n_p);
   for (int h = 0; h < NH; ++h) {
     const __m512i dot = _mm512_sub_epi32(acc[h], _mm512_set1_epi32(w.q_bias[i0 + h]));
@@ -183,15 +209,15 @@ void prefetch_next_pass(const AttentionArgs& a, const Work& w, int64_t g, int pa
   if (next * kTile < a.n_pos) prefetch_rows(key_piece(a, g, next), a.k_stride, 0, 1, w.piece_k);
 }
 
-// Pass 1 of kv head g over positions [c0, c1) (c0 a multiple of 16): w.sc[i][s - c0] = scale
-// * q[i] . k_g[s] (int8 rounded) for its heads i. A tile's piece stays in L1 while every
+// Pass 1 of kv head g over positions [c0, c1) (c0 a multiple of 16): w.sc[j][s - c0] = scale
+// * q[g * n_q + j] . k_g[s] (int8 rounded) for its query heads j. A tile's piece stays in L1 while every
 // query head of the group reads it.
 void scores_pass(const AttentionArgs& a, const Work& w, int64_t g, int64_t c0, int64_t c1) {
   for (int64_t s0 = c0; s0 < c1; s0 += kTile) {
     const int64_t t = s0 / kTile, n_p = min64(kTile, c1 - s0);
     prefetch_next_pass(a, w, g, 0, t);
     const char* piece = key_piece(a, g, t);
-    float* out = w.sc + g * a.n_q * w.chunk + (s0 - c0);
+    float* out = w.sc + (s0 - c0);
     int64_t h = 0;
     for (; h + 8 <= a.n_q; h += 8) score_tile<8>(a, w, piece, g * a.n_q + h, out + h * w.chunk, n_p);
     if (h + 4 <= a.n_q) {
@@ -276,12 +302,12 @@ void value_pass(const AttentionArgs& a, const Work& w, int64_t g, int64_t c0, in
     for (int64_t t = t0; t * kTile < b0 + n; ++t) prefetch_next_pass(a, w, g, 1, t);
     const ValueBlock b{value_piece(a, g, t0), a.v_stride, (n + 3) / 4};
     for (int64_t s = 0; s < n; s += kTile) {
-      const float* scales = kv_int8_piece_scales(b.piece0 + s / kTile * b.stride, a.dv);
+      const float* scales = piece_scales(b.piece0 + s / kTile * b.stride, a.dv);
       _mm512_storeu_ps(w.v_scale + s, _mm512_maskz_loadu_ps(tail_mask(n - s), scales));
     }
     for (int64_t h0 = 0; h0 < a.n_q; h0 += kHeadTile) {
       for (int h = 0; h < kHeadTile; ++h) {
-        const float* e = w.sc + (g * a.n_q + min64(h0 + h, a.n_q - 1)) * w.chunk + (b0 - c0);
+        const float* e = w.sc + min64(h0 + h, a.n_q - 1) * w.chunk + (b0 - c0);
         w.w_scale[h] = quantize_weights(e, w.v_scale, n, w.w8 + h * kBlock);
       }
       for (int64_t c = 0; c < w.dvp / kBytes; ++c) value_tile(a, w, b, g, h0, c);
@@ -316,7 +342,7 @@ void attention_i8_avx512(const AttentionArgs& a) {
     for (int64_t c0 = 0; c0 < a.n_pos; c0 += w.chunk) {
       const int64_t c1 = min64(a.n_pos, c0 + w.chunk);
       scores_pass(a, w, g, c0, c1);
-      softmax_update({a.n_q, w.sc + i0 * w.chunk, w.chunk, w.m + i0, w.l + i0, w.o + i0 * w.dvp, w.dvp, w.dvp},
+      softmax_update({a.n_q, w.sc, w.chunk, w.m + i0, w.l + i0, w.o + i0 * w.dvp, w.dvp, w.dvp},
                      c1 - c0);
       value_pass(a, w, g, c0, c1);
     }

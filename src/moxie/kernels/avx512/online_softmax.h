@@ -1,7 +1,6 @@
 #pragma once
-// What the decode attention kernels (attention.cc, attention_i8.cc) share: the store of a
-// tile's scores and the online-softmax step between chunks. Only files compiled with the
-// AVX-512 flags include it (lanes.h).
+// The online-softmax step between the chunks of the decode attention kernels (attention.cc,
+// attention_i8.cc): only files compiled with the AVX-512 flags include it (lanes.h).
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -10,24 +9,6 @@
 
 namespace moxie::kernels {
 namespace {
-
-// Writes a tile's scores (128-bit lane h: head h's 4 positions) to out[h * stride + p], for
-// the n_h valid heads and n_p valid positions; a whole tile as four 128-bit stores.
-__attribute__((always_inline)) inline void store_score_tile(__m512 sums, float* out, int64_t stride, int64_t n_h,
-                                                            int64_t n_p) {
-  if (n_h == 4 && n_p == 4) {
-    _mm_storeu_ps(out, _mm512_castps512_ps128(sums));
-    _mm_storeu_ps(out + stride, _mm512_extractf32x4_ps(sums, 1));
-    _mm_storeu_ps(out + 2 * stride, _mm512_extractf32x4_ps(sums, 2));
-    _mm_storeu_ps(out + 3 * stride, _mm512_extractf32x4_ps(sums, 3));
-    return;
-  }
-  alignas(64) float r[16];
-  _mm512_store_ps(r, sums);
-  for (int64_t h = 0; h < n_h; ++h) {
-    for (int64_t p = 0; p < n_p; ++p) out[h * stride + p] = r[4 * h + p];
-  }
-}
 
 inline float max_of(const float* x, int64_t n) {
   __m512 m = _mm512_set1_ps(-__builtin_inff());
