@@ -21,12 +21,23 @@ const lastReply = (page) => page.locator("article.message.assistant").last();
 
 test("a sent message gets a streamed reply", async () => {
   const page = await openPage(browser, server);
+  // While streaming the reply grows in place with a cursor; afterwards it is whole. A page
+  // observer records the streaming state as the DOM changes: a short reply from a fast server
+  // can stream and finish between two polls of a locator (this test timed out that way in
+  // loaded CI runs, waiting for a state that had come and gone).
+  await page.evaluate(() => {
+    window.sawStreaming = false;
+    const check = () => {
+      const c = document.querySelector('article.message.assistant[data-streaming="true"] .content');
+      if (c && c.getClientRects().length > 0) window.sawStreaming = true;
+    };
+    new MutationObserver(check).observe(document.body, { subtree: true, childList: true, attributes: true });
+  });
   const request = await sendMessage(page, "Hello moxie, how are you?");
   assert.equal(request.postDataJSON().stream, true);
   assert.deepEqual(request.postDataJSON().stream_options, { include_usage: true });
-  // While streaming the reply grows in place with a cursor; afterwards it is whole.
-  await page.locator('article.message.assistant[data-streaming="true"] .content').waitFor();
   await waitForReplyDone(page);
+  assert.ok(await page.evaluate(() => window.sawStreaming), "the reply was shown streaming before it was whole");
   const text = await lastReply(page).locator(".content").innerText();
   assert.ok(text.trim().length > 0, "the reply is not empty");
   if (server.scripted) assert.match(text, /You said: Hello moxie, how are you\? \(reply from synth-/);
